@@ -1,0 +1,113 @@
+//! gRPC client helpers shared by the black-box tests.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tonic::transport::Channel;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+use tonic_reflection::pb::v1::ServerReflectionRequest;
+use vibe::config::Config;
+
+pub const PUBLIC_SERVICES: [&str; 5] = [
+    "vibe.integration.v1.DashboardService",
+    "vibe.integration.v1.ComplianceService",
+    "vibe.reasoning.v1.ReasoningService",
+    "vibe.memory.v1.MemoryService",
+    "vibe.sync.v1.SyncService",
+];
+
+/// A config whose listeners take free ports, so tests run side by side.
+pub fn test_config() -> Config {
+    let mut config = Config::default();
+    let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.listen.gateway = any;
+    config.listen.grpc = any;
+    config.listen.metrics = any;
+    config.health.check_interval = Duration::from_millis(100);
+    config.shutdown.drain_deadline = Duration::from_secs(10);
+    config
+}
+
+pub async fn channel(addr: SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .expect("valid uri")
+        .connect()
+        .await
+        .expect("connect")
+}
+
+/// The health status of `service`, or the gRPC code when the check itself fails.
+pub async fn health(addr: SocketAddr, service: &str) -> Result<ServingStatus, tonic::Code> {
+    let mut client = HealthClient::new(channel(addr).await);
+    client
+        .check(HealthCheckRequest {
+            service: service.to_owned(),
+        })
+        .await
+        .map(|response| response.into_inner().status())
+        .map_err(|status| status.code())
+}
+
+/// Polls until `service` reports `want` (readiness changes on the check interval).
+pub async fn wait_for_health(addr: SocketAddr, service: &str, want: ServingStatus) {
+    for _ in 0..300 {
+        if health(addr, service).await == Ok(want) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{service:?} on {addr} never became {want:?}");
+}
+
+/// The services server reflection (v1) lists, sorted.
+pub async fn reflected_services(addr: SocketAddr) -> Vec<String> {
+    let mut client = ServerReflectionClient::new(channel(addr).await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .expect("reflection call")
+        .into_inner();
+    let response = stream
+        .message()
+        .await
+        .expect("reflection answer")
+        .expect("one message");
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("unexpected reflection answer: {response:?}");
+    };
+    let mut names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    names.sort();
+    names
+}
+
+/// The Prometheus text of a metrics listener.
+pub async fn scrape(addr: SocketAddr) -> String {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("metrics connect");
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+        .await
+        .expect("http handshake");
+    tokio::spawn(connection);
+    let request = http::Request::get("/metrics")
+        .header("host", "localhost")
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .expect("request");
+    let response = sender.send_request(request).await.expect("metrics response");
+    assert_eq!(response.status(), 200);
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .expect("metrics body")
+        .to_bytes();
+    String::from_utf8(body.to_vec()).expect("utf-8 metrics")
+}
