@@ -122,7 +122,7 @@ pub async fn start(config: &Config, targets: &Targets) -> Result<Running, AppErr
     );
 
     let redis = match &config.redis {
-        Some(redis) => Some(vibe_redis::Redis::connect(&redis.settings())?),
+        Some(redis) => Some(vibe_redis::Redis::connect(&redis.settings()).await?),
         None => None,
     };
     let dependencies: Vec<Dependency> = redis.iter().cloned().map(Dependency::Redis).collect();

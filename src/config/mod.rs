@@ -204,6 +204,10 @@ impl Config {
             if redis.pool_size == 0 || redis.pool_size > 64 {
                 return Err(ConfigError::invalid("redis.pool_size", "expected 1 to 64"));
             }
+            redis
+                .settings()
+                .validate()
+                .map_err(|err| ConfigError::invalid("redis.url", err.to_string()))?;
             require_positive("redis.command_timeout", redis.command_timeout)?;
             require_positive("redis.connect_timeout", redis.connect_timeout)?;
         }
@@ -217,6 +221,8 @@ impl Config {
                 "expected a number from 0.0 to 1.0",
             ));
         }
+        vibe_telemetry::validate_log_filter(&self.telemetry.log_filter)
+            .map_err(|reason| ConfigError::invalid("telemetry.log_filter", reason))?;
         if self.telemetry.service_name.trim().is_empty() {
             return Err(ConfigError::invalid(
                 "telemetry.service_name",

@@ -43,9 +43,15 @@ pub async fn channel(addr: SocketAddr) -> Channel {
         .expect("connect")
 }
 
-/// The health status of `service`, or the gRPC code when the check itself fails.
+/// The health status of `service`, or the gRPC code when the check itself fails
+/// (UNAVAILABLE when nothing listens).
 pub async fn health(addr: SocketAddr, service: &str) -> Result<ServingStatus, tonic::Code> {
-    let mut client = HealthClient::new(channel(addr).await);
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("valid uri")
+        .connect()
+        .await
+        .map_err(|_| tonic::Code::Unavailable)?;
+    let mut client = HealthClient::new(channel);
     client
         .check(HealthCheckRequest {
             service: service.to_owned(),

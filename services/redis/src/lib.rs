@@ -23,6 +23,36 @@ pub struct RedisSettings {
     pub connect_timeout: Duration,
 }
 
+/// URL schemes fred understands; anything else is a typo, not a default.
+const SCHEMES: &[&str] = &[
+    "redis",
+    "rediss",
+    "redis-cluster",
+    "rediss-cluster",
+    "redis-sentinel",
+    "rediss-sentinel",
+];
+
+impl RedisSettings {
+    /// Checks the URL without connecting; the error never echoes it (it may carry a
+    /// password).
+    pub fn validate(&self) -> Result<(), RedisError> {
+        self.parse_url().map(|_| ())
+    }
+
+    fn parse_url(&self) -> Result<Config, RedisError> {
+        let url = self.url.expose_secret();
+        let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+        if !scheme.is_some_and(|scheme| SCHEMES.contains(&scheme)) {
+            return Err(RedisError::InvalidUrl(format!(
+                "expected one of the schemes {}",
+                SCHEMES.join(", ")
+            )));
+        }
+        Config::from_url(url).map_err(|err| RedisError::InvalidUrl(err.details().to_string()))
+    }
+}
+
 /// Why Redis could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum RedisError {
@@ -50,10 +80,8 @@ impl Redis {
     /// Builds the pool and starts connecting in the background. Returns at once: a Redis
     /// that is down at start is reported by [`Redis::ping`] (readiness), not by failing
     /// the process.
-    pub fn connect(settings: &RedisSettings) -> Result<Self, RedisError> {
-        let mut config = Config::from_url(settings.url.expose_secret())
-            // Never echo the URL: it may carry a password.
-            .map_err(|err| RedisError::InvalidUrl(err.details().to_string()))?;
+    pub async fn connect(settings: &RedisSettings) -> Result<Self, RedisError> {
+        let mut config = settings.parse_url()?;
         // Keep retrying when Redis is down at start instead of giving up for good.
         config.fail_fast = false;
         let pool = Builder::from_config(config)

@@ -19,4 +19,4 @@ pub use prometheus::MetricsRegistry;
 pub use propagation::{
     InjectTraceContext, InjectTraceContextLayer, extract_context, inject_context,
 };
-pub use settings::{LogFormat, TelemetrySettings};
+pub use settings::{LogFormat, TelemetrySettings, validate_log_filter};

@@ -35,3 +35,10 @@ impl Default for TelemetrySettings {
         }
     }
 }
+
+/// Checks an `EnvFilter` directive such as `info,vibe=debug` without installing it.
+pub fn validate_log_filter(filter: &str) -> Result<(), String> {
+    tracing_subscriber::EnvFilter::try_new(filter)
+        .map(|_| ())
+        .map_err(|err| err.to_string())
+}

@@ -1,0 +1,47 @@
+//! The harness itself: the servers it promises are real and answer.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use vibe_test_harness::{RedisServer, bigquery_emulator};
+
+fn redis_answers(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let mut reply = [0u8; 7];
+    stream.write_all(b"PING\r\n").is_ok() && stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
+}
+
+#[test]
+fn redis_server_starts_dies_and_restarts_on_its_port() {
+    let mut redis = RedisServer::start();
+    assert!(redis_answers(redis.port()));
+    assert_ne!(redis.port(), 6379, "never the machine's shared Redis");
+    redis.kill();
+    assert!(!redis_answers(redis.port()));
+    redis.restart();
+    assert!(redis_answers(redis.port()));
+}
+
+#[test]
+fn bigquery_emulator_answers_when_announced() {
+    let Some(emulator) = bigquery_emulator("bigquery_emulator_answers_when_announced") else {
+        return;
+    };
+    let rest = emulator
+        .url
+        .strip_prefix("http://")
+        .expect("an http url");
+    let (host, base) = rest.split_once('/').expect("a base path");
+    let mut stream = TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "GET /{base}/projects/{}/datasets HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n",
+        emulator.project
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+}

@@ -1,0 +1,97 @@
+//! One trace id follows a call from the gateway to the service, over gRPC and in-process.
+
+mod client;
+
+use std::time::Duration;
+
+use client::{test_config, wait_for_health};
+use opentelemetry::trace::{SpanId, TraceId};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
+use tonic_health::pb::health_check_response::ServingStatus;
+use vibe::app;
+use vibe::proto::integration::v1::GetDashboardRequest;
+use vibe::proto::integration::v1::dashboard_service_client::DashboardServiceClient;
+use vibe::targets::{Target, Targets};
+
+const METHOD: &str = "vibe.integration.v1.DashboardService/GetDashboard";
+
+fn component(span: &SpanData) -> String {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == "component")
+        .map(|kv| kv.value.to_string())
+        .unwrap_or_default()
+}
+
+/// Calls GetDashboard through `gateway` and returns the (gateway, service) server spans.
+async fn call_and_collect(
+    exporter: &InMemorySpanExporter,
+    gateway: std::net::SocketAddr,
+) -> (SpanData, SpanData) {
+    exporter.reset();
+    let mut dashboard = DashboardServiceClient::new(client::channel(gateway).await);
+    let status = dashboard
+        .get_dashboard(GetDashboardRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unimplemented);
+    // Server spans end when the response body is dropped, just after the client has it.
+    for _ in 0..200 {
+        let spans = exporter.get_finished_spans().unwrap();
+        let find = |wanted: &str| {
+            spans
+                .iter()
+                .find(|span| span.name == METHOD && component(span) == wanted)
+                .cloned()
+        };
+        if let (Some(edge), Some(service)) = (find("gateway"), find("services")) {
+            return (edge, service);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("spans missing: {:#?}", exporter.get_finished_spans().unwrap());
+}
+
+fn assert_one_trace(edge: &SpanData, service: &SpanData) {
+    let trace = edge.span_context.trace_id();
+    assert_ne!(trace, TraceId::INVALID);
+    assert_eq!(service.span_context.trace_id(), trace, "one trace across the hop");
+    assert_eq!(
+        service.parent_span_id,
+        edge.span_context.span_id(),
+        "the service span is a child of the gateway span"
+    );
+    assert_ne!(service.parent_span_id, SpanId::INVALID);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_trace_id_across_gateway_and_service() {
+    let exporter = InMemorySpanExporter::default();
+    let telemetry =
+        vibe_telemetry::Telemetry::init_with_exporter(&Default::default(), exporter.clone())
+            .unwrap();
+
+    // Split: gateway and integration as two servers talking gRPC over TCP.
+    let integration = app::start(&test_config(), &Targets::from_list(&[Target::Integration]))
+        .await
+        .unwrap();
+    let mut config = test_config();
+    config.upstreams.integration = format!("http://{}", integration.grpc_addr.unwrap());
+    let gateway = app::start(&config, &Targets::from_list(&[Target::Gateway]))
+        .await
+        .unwrap();
+    let gateway_addr = gateway.gateway_addr.unwrap();
+    wait_for_health(gateway_addr, "", ServingStatus::Serving).await;
+    let (edge, service) = call_and_collect(&exporter, gateway_addr).await;
+    assert_one_trace(&edge, &service);
+    gateway.shutdown().await.unwrap();
+    integration.shutdown().await.unwrap();
+
+    // One process: the in-process hop carries the context the same way.
+    let all = app::start(&test_config(), &Targets::all()).await.unwrap();
+    let (edge, service) = call_and_collect(&exporter, all.gateway_addr.unwrap()).await;
+    assert_one_trace(&edge, &service);
+    all.shutdown().await.unwrap();
+
+    telemetry.shutdown();
+}
