@@ -4,18 +4,20 @@
 //! in-flight calls and streams finish until the drain deadline, then connections to
 //! Redis close and the metrics listener stops last.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tonic::service::Routes;
+use tonic::service::{Routes, RoutesBuilder};
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+use tonic_health::pb::health_server::{Health, HealthServer};
 use tower::{Layer, ServiceExt};
 use vibe_gateway::{GatewayRoutes, RemoteUpstream};
-use vibe_telemetry::{GrpcServerLayer, MetricsRegistry};
+use vibe_telemetry::{GrpcServerLayer, MethodNames, MetricsRegistry};
 
 use crate::config::Config;
 use crate::descriptors;
@@ -103,6 +105,9 @@ impl Running {
 
 type ServerResult = Result<&'static str, AppError>;
 
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Binds every listener of `targets` and starts serving.
 pub async fn start(config: &Config, targets: &Targets) -> Result<Running, AppError> {
     let metrics = MetricsRegistry::global()?;
@@ -164,48 +169,31 @@ pub async fn start(config: &Config, targets: &Targets) -> Result<Running, AppErr
             .iter()
             .flat_map(|service| service.grpc_services().iter().copied())
             .collect();
-        let router = Server::builder()
-            .layer(GrpcServerLayer::new("services", methods.clone()))
-            .add_routes(service_routes.clone())
-            .add_service(health_service.clone())
-            .add_service(descriptors::reflection_v1(&hosted)?)
-            .add_service(descriptors::reflection_v1alpha(&hosted)?);
-        let stop = drain.clone();
-        servers.spawn(async move {
-            router
-                .serve_with_incoming_shutdown(TcpIncoming::from(listener), stop.cancelled_owned())
-                .await
-                .map_err(|source| AppError::Serve {
-                    listener: "grpc",
-                    source,
-                })?;
-            Ok("grpc")
-        });
+        servers.spawn(grpc_server(
+            "services",
+            listener,
+            service_routes.clone(),
+            &hosted,
+            health_service.clone(),
+            methods.clone(),
+            drain.clone(),
+        )?);
     }
-
     if let Some(listener) = gateway_listener {
         let routes = gateway_routes(config, targets, &service_routes, &methods)?;
         let public: Vec<&str> = ServiceTarget::ALL
             .iter()
             .flat_map(|service| service.grpc_services().iter().copied())
             .collect();
-        let router = Server::builder()
-            .layer(GrpcServerLayer::new("gateway", methods.clone()))
-            .add_routes(routes.into_tonic_routes())
-            .add_service(health_service.clone())
-            .add_service(descriptors::reflection_v1(&public)?)
-            .add_service(descriptors::reflection_v1alpha(&public)?);
-        let stop = drain.clone();
-        servers.spawn(async move {
-            router
-                .serve_with_incoming_shutdown(TcpIncoming::from(listener), stop.cancelled_owned())
-                .await
-                .map_err(|source| AppError::Serve {
-                    listener: "gateway",
-                    source,
-                })?;
-            Ok("gateway")
-        });
+        servers.spawn(grpc_server(
+            "gateway",
+            listener,
+            routes.into_tonic_routes(),
+            &public,
+            health_service.clone(),
+            methods.clone(),
+            drain.clone(),
+        )?);
     }
 
     let metrics_stop = CancellationToken::new();
@@ -258,6 +246,40 @@ pub async fn start(config: &Config, targets: &Targets) -> Result<Running, AppErr
         metrics_addr: running_addrs.2,
         shutdown,
         supervisor,
+    })
+}
+
+/// One gRPC listener serving `routes` plus health and reflection (listing `listed`),
+/// observed by the telemetry layer as `component`, until `stop` fires and its calls end.
+fn grpc_server<H: Health>(
+    component: &'static str,
+    listener: TcpListener,
+    routes: Routes,
+    listed: &[&str],
+    health: HealthServer<H>,
+    methods: MethodNames,
+    stop: CancellationToken,
+) -> Result<impl Future<Output = ServerResult> + Send + 'static, AppError> {
+    let mut routes = RoutesBuilder::from(routes);
+    routes
+        .add_service(health)
+        .add_service(descriptors::reflection_v1(listed)?)
+        .add_service(descriptors::reflection_v1alpha(listed)?);
+    let router = Server::builder()
+        // Finds clients that vanished without closing, so their streams end.
+        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+        .layer(GrpcServerLayer::new(component, methods))
+        .add_routes(routes.routes());
+    Ok(async move {
+        router
+            .serve_with_incoming_shutdown(TcpIncoming::from(listener), stop.cancelled_owned())
+            .await
+            .map_err(|source| AppError::Serve {
+                listener: component,
+                source,
+            })?;
+        Ok(component)
     })
 }
 
@@ -320,7 +342,7 @@ fn gateway_routes(
     config: &Config,
     targets: &Targets,
     service_routes: &Routes,
-    methods: &vibe_telemetry::MethodNames,
+    methods: &MethodNames,
 ) -> Result<GatewayRoutes, AppError> {
     // In-process calls still cross a service boundary: the services' own telemetry
     // layer sees them, exactly as it would over the network.

@@ -21,13 +21,23 @@ async fn all_targets_serve_health_reflection_and_honest_unimplemented() {
         wait_for_health(addr, "", ServingStatus::Serving).await;
         assert_eq!(health(addr, "liveness").await, Ok(ServingStatus::Serving));
         for service in PUBLIC_SERVICES {
-            assert_eq!(health(addr, service).await, Ok(ServingStatus::Serving), "{service}");
+            assert_eq!(
+                health(addr, service).await,
+                Ok(ServingStatus::Serving),
+                "{service}"
+            );
         }
-        assert_eq!(health(addr, "vibe.nope.v1.Nope").await, Err(tonic::Code::NotFound));
+        assert_eq!(
+            health(addr, "vibe.nope.v1.Nope").await,
+            Err(tonic::Code::NotFound)
+        );
 
         let listed = reflected_services(addr).await;
         for service in PUBLIC_SERVICES {
-            assert!(listed.contains(&service.to_owned()), "{service} missing in {listed:?}");
+            assert!(
+                listed.contains(&service.to_owned()),
+                "{service} missing in {listed:?}"
+            );
         }
     }
 
@@ -40,7 +50,9 @@ async fn all_targets_serve_health_reflection_and_honest_unimplemented() {
             .unwrap_err();
         assert_eq!(status.code(), tonic::Code::Unimplemented);
         assert!(
-            status.message().starts_with("GetDashboard is not built yet: "),
+            status
+                .message()
+                .starts_with("GetDashboard is not built yet: "),
             "message must name the missing capability: {:?}",
             status.message()
         );
@@ -61,8 +73,14 @@ async fn all_targets_serve_health_reflection_and_honest_unimplemented() {
         let want = if component == "gateway" { " 1" } else { " 2" };
         assert!(line.ends_with(want), "{line}");
     }
-    assert!(metrics.contains("grpc_server_handling_seconds_bucket{"), "{metrics}");
-    assert!(metrics.contains("process_resident_memory_bytes"), "{metrics}");
+    assert!(
+        metrics.contains("grpc_server_handling_seconds_bucket{"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("process_resident_memory_bytes"),
+        "{metrics}"
+    );
 
     assert_eq!(running.shutdown().await.unwrap(), app::Drain::Complete);
 }
@@ -93,7 +111,10 @@ async fn integration_target_alone_serves_only_its_services() {
         ]
     );
     let mut reasoning = ReasoningServiceClient::new(client::channel(grpc).await);
-    let status = reasoning.get_job(GetJobRequest::default()).await.unwrap_err();
+    let status = reasoning
+        .get_job(GetJobRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unimplemented, "not hosted here");
 
     running.shutdown().await.unwrap();
@@ -124,7 +145,10 @@ async fn gateway_alone_routes_to_remote_services() {
     );
     let listed = reflected_services(addr).await;
     for service in PUBLIC_SERVICES {
-        assert!(listed.contains(&service.to_owned()), "{service} routed but not listed");
+        assert!(
+            listed.contains(&service.to_owned()),
+            "{service} routed but not listed"
+        );
     }
 
     let mut dashboard = DashboardServiceClient::new(client::channel(addr).await);
@@ -136,13 +160,18 @@ async fn gateway_alone_routes_to_remote_services() {
     assert!(status.message().contains("not built yet"), "{status:?}");
 
     let mut reasoning = ReasoningServiceClient::new(client::channel(addr).await);
-    let status = reasoning.get_job(GetJobRequest::default()).await.unwrap_err();
+    let status = reasoning
+        .get_job(GetJobRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
 
     let metrics = scrape(integration.metrics_addr).await;
     assert!(
-        metrics.lines().any(|line| line.contains("component=\"services\"")
-            && line.contains("grpc_method=\"GetDashboard\"")),
+        metrics
+            .lines()
+            .any(|line| line.contains("component=\"services\"")
+                && line.contains("grpc_method=\"GetDashboard\"")),
         "the remote service saw the routed call:\n{metrics}"
     );
 
@@ -155,7 +184,11 @@ async fn readiness_follows_redis() {
     let mut redis = vibe_test_harness::RedisServer::start();
     let mut config = test_config();
     config.redis = Some(
-        toml::from_str(&format!("url = {:?}\ncommand_timeout = \"200ms\"", redis.url())).unwrap(),
+        toml::from_str(&format!(
+            "url = {:?}\ncommand_timeout = \"200ms\"",
+            redis.url()
+        ))
+        .unwrap(),
     );
     config.health.check_timeout = std::time::Duration::from_millis(300);
     let running = app::start(&config, &Targets::from_list(&[Target::Integration]))

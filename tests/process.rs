@@ -82,14 +82,25 @@ impl Drop for Vibe {
 }
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(VIBE).args(args).envs(env.iter().copied()).output().unwrap()
+    Command::new(VIBE)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
 }
 
 fn assert_one_line_config_error(output: &Output, key: &str) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
-    assert_eq!(stderr.lines().count(), 1, "one line, no stack trace: {stderr}");
-    assert!(stderr.contains(&format!("config error: {key}:")), "names {key}: {stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "one line, no stack trace: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("config error: {key}:")),
+        "names {key}: {stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
@@ -98,13 +109,22 @@ fn a_bad_config_value_exits_2_naming_the_key() {
     let output = run(&["up"], &[("VIBE_LISTEN__GATEWAY", "127.0.0.1:abc")]);
     assert_one_line_config_error(&output, "listen.gateway");
 
-    let output = run(&["config", "check"], &[("VIBE_SHUTDOWN__DRAIN_DEADLINE", "soon")]);
+    let output = run(
+        &["config", "check"],
+        &[("VIBE_SHUTDOWN__DRAIN_DEADLINE", "soon")],
+    );
     assert_one_line_config_error(&output, "shutdown.drain_deadline");
 
-    let output = run(&["config", "check"], &[("VIBE_TELEMETRY__TRACE_SAMPLE_RATIO", "2")]);
+    let output = run(
+        &["config", "check"],
+        &[("VIBE_TELEMETRY__TRACE_SAMPLE_RATIO", "2")],
+    );
     assert_one_line_config_error(&output, "telemetry.trace_sample_ratio");
 
-    let output = run(&["config", "check"], &[("VIBE_TELEMETRY__LOG_FILTER", "info,[=")]);
+    let output = run(
+        &["config", "check"],
+        &[("VIBE_TELEMETRY__LOG_FILTER", "info,[=")],
+    );
     assert_one_line_config_error(&output, "telemetry.log_filter");
 }
 
@@ -114,7 +134,10 @@ fn the_example_config_is_valid_and_complete() {
     let output = run(&["--config", example, "config", "check"], &[]);
     assert!(output.status.success(), "{output:?}");
     let defaults = run(&["config", "check"], &[]);
-    assert_eq!(output.stdout, defaults.stdout, "the example shows the defaults");
+    assert_eq!(
+        output.stdout, defaults.stdout,
+        "the example shows the defaults"
+    );
 }
 
 #[test]
@@ -135,14 +158,23 @@ fn a_missing_secret_exits_2_and_secrets_are_never_printed() {
     let output = run(&["config", "check"], &[("VIBE_REDIS__POOL_SIZE", "2")]);
     assert_one_line_config_error(&output, "redis.url");
 
-    let output = run(&["config", "check"], &[("VIBE_REDIS__URL__FILE", "/nonexistent/secret")]);
+    let output = run(
+        &["config", "check"],
+        &[("VIBE_REDIS__URL__FILE", "/nonexistent/secret")],
+    );
     assert_one_line_config_error(&output, "redis.url");
 
-    let output = run(&["config", "check"], &[("VIBE_REDIS__URL", "redsi://:hunter2@host:1")]);
+    let output = run(
+        &["config", "check"],
+        &[("VIBE_REDIS__URL", "redsi://:hunter2@host:1")],
+    );
     assert!(!String::from_utf8_lossy(&output.stderr).contains("hunter2"));
     assert_one_line_config_error(&output, "redis.url");
 
-    let output = run(&["config", "check"], &[("VIBE_REDIS__URL", "redis://:hunter2@127.0.0.1:1")]);
+    let output = run(
+        &["config", "check"],
+        &[("VIBE_REDIS__URL", "redis://:hunter2@127.0.0.1:1")],
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{output:?}");
     assert!(stdout.contains("url = \"<redacted>\""), "{stdout}");
@@ -168,17 +200,32 @@ async fn up_serves_every_service_and_exits_0_on_sigterm() {
         }
     }
     vibe.sigterm();
-    assert_eq!(vibe.exit_status().await.code(), Some(0), "{}", vibe.log_text());
+    assert_eq!(
+        vibe.exit_status().await.code(),
+        Some(0),
+        "{}",
+        vibe.log_text()
+    );
 }
 
-/// Starts a unary call whose request body is held back, so the call stays in flight on
-/// the server until `release` is sent.
-async fn call_in_flight(
-    addr: SocketAddr,
-) -> (
-    tokio::sync::mpsc::Sender<Result<Frame<Bytes>, Infallible>>,
-    tokio::task::JoinHandle<Result<hyper::Response<hyper::body::Incoming>, hyper::Error>>,
-) {
+type BodySender = tokio::sync::mpsc::Sender<Result<Frame<Bytes>, Infallible>>;
+type PendingResponse =
+    tokio::task::JoinHandle<Result<hyper::Response<hyper::body::Incoming>, hyper::Error>>;
+
+/// `vibe serve --target integration` with a GetDashboard call in flight: the server has
+/// started it, but its request body is held back until the returned sender sends it.
+async fn integration_with_held_call(drain_deadline: &str) -> (Vibe, BodySender, PendingResponse) {
+    let vibe = Vibe::spawn(
+        &["serve", "--target", "integration"],
+        &[("VIBE_SHUTDOWN__DRAIN_DEADLINE", drain_deadline)],
+    );
+    wait_for_health(vibe.grpc, "", ServingStatus::Serving).await;
+    let (release, response) = call_in_flight(vibe.grpc).await;
+    wait_for_started_call(vibe.metrics).await;
+    (vibe, release, response)
+}
+
+async fn call_in_flight(addr: SocketAddr) -> (BodySender, PendingResponse) {
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (mut sender, connection) = hyper::client::conn::http2::handshake(
         hyper_util::rt::TokioExecutor::new(),
@@ -193,7 +240,9 @@ async fn call_in_flight(
     ))
     .header("content-type", "application/grpc")
     .header("te", "trailers")
-    .body(StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(body_rx)))
+    .body(StreamBody::new(
+        tokio_stream::wrappers::ReceiverStream::new(body_rx),
+    ))
     .unwrap();
     (body_tx, tokio::spawn(sender.send_request(request)))
 }
@@ -214,13 +263,7 @@ async fn wait_for_started_call(metrics: SocketAddr) {
 
 #[tokio::test]
 async fn sigterm_lets_a_call_in_flight_finish_then_exits_0() {
-    let mut vibe = Vibe::spawn(
-        &["serve", "--target", "integration"],
-        &[("VIBE_SHUTDOWN__DRAIN_DEADLINE", "60s")],
-    );
-    wait_for_health(vibe.grpc, "", ServingStatus::Serving).await;
-    let (release, response) = call_in_flight(vibe.grpc).await;
-    wait_for_started_call(vibe.metrics).await;
+    let (mut vibe, release, response) = integration_with_held_call("60s").await;
 
     vibe.sigterm();
     // Draining: new connections are refused while the held call is still open.
@@ -233,7 +276,10 @@ async fn sigterm_lets_a_call_in_flight_finish_then_exits_0() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert!(refused, "the listener kept accepting after SIGTERM");
-    assert!(vibe.child.try_wait().unwrap().is_none(), "exited with a call in flight");
+    assert!(
+        vibe.child.try_wait().unwrap().is_none(),
+        "exited with a call in flight"
+    );
 
     // An empty GetDashboardRequest: one uncompressed gRPC frame of length 0.
     release
@@ -241,7 +287,10 @@ async fn sigterm_lets_a_call_in_flight_finish_then_exits_0() {
         .await
         .unwrap();
     drop(release);
-    let response = response.await.unwrap().expect("the in-flight call got its answer");
+    let response = response
+        .await
+        .unwrap()
+        .expect("the in-flight call got its answer");
     let status = match response.headers().get("grpc-status") {
         Some(status) => status.clone(),
         None => {
@@ -250,23 +299,31 @@ async fn sigterm_lets_a_call_in_flight_finish_then_exits_0() {
         }
     };
     assert_eq!(status, "12", "GetDashboard answers UNIMPLEMENTED");
-    assert_eq!(vibe.exit_status().await.code(), Some(0), "{}", vibe.log_text());
+    assert_eq!(
+        vibe.exit_status().await.code(),
+        Some(0),
+        "{}",
+        vibe.log_text()
+    );
 }
 
 #[tokio::test]
 async fn the_drain_deadline_cuts_off_calls_that_do_not_finish() {
-    let mut vibe = Vibe::spawn(
-        &["serve", "--target", "integration"],
-        &[("VIBE_SHUTDOWN__DRAIN_DEADLINE", "500ms")],
-    );
-    wait_for_health(vibe.grpc, "", ServingStatus::Serving).await;
-    let (_held_forever, response) = call_in_flight(vibe.grpc).await;
-    wait_for_started_call(vibe.metrics).await;
+    let (mut vibe, _held_forever, response) = integration_with_held_call("500ms").await;
 
     vibe.sigterm();
     let status = vibe.exit_status().await;
-    assert_eq!(status.code(), Some(1), "a cut-off drain is reported: {}", vibe.log_text());
-    assert!(vibe.log_text().contains("drain deadline passed"), "{}", vibe.log_text());
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "a cut-off drain is reported: {}",
+        vibe.log_text()
+    );
+    assert!(
+        vibe.log_text().contains("drain deadline passed"),
+        "{}",
+        vibe.log_text()
+    );
     let outcome = response.await.unwrap();
     assert!(outcome.is_err(), "the held call was cut off: {outcome:?}");
 }

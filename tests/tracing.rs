@@ -49,13 +49,20 @@ async fn call_and_collect(
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("spans missing: {:#?}", exporter.get_finished_spans().unwrap());
+    panic!(
+        "spans missing: {:#?}",
+        exporter.get_finished_spans().unwrap()
+    );
 }
 
 fn assert_one_trace(edge: &SpanData, service: &SpanData) {
     let trace = edge.span_context.trace_id();
     assert_ne!(trace, TraceId::INVALID);
-    assert_eq!(service.span_context.trace_id(), trace, "one trace across the hop");
+    assert_eq!(
+        service.span_context.trace_id(),
+        trace,
+        "one trace across the hop"
+    );
     assert_eq!(
         service.parent_span_id,
         edge.span_context.span_id(),

@@ -171,7 +171,10 @@ mod tests {
             .map_err(|err| err.to_string())?;
             let redis = config.redis.expect("redis section");
             use secrecy::ExposeSecret;
-            assert_eq!(redis.url.value().expose_secret(), "redis://:pw@127.0.0.1:6390");
+            assert_eq!(
+                redis.url.value().expose_secret(),
+                "redis://:pw@127.0.0.1:6390"
+            );
             assert_eq!(format!("{:?}", redis.url), "<redacted>");
             Ok(())
         });

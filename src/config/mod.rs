@@ -163,12 +163,13 @@ pub struct Telemetry {
 
 impl Default for Telemetry {
     fn default() -> Self {
+        let defaults = vibe_telemetry::TelemetrySettings::default();
         Self {
             log_format: LogFormat::Auto,
-            log_filter: "info".to_owned(),
-            otlp_endpoint: None,
-            service_name: "vibe".to_owned(),
-            trace_sample_ratio: 1.0,
+            log_filter: defaults.log_filter,
+            otlp_endpoint: defaults.otlp_endpoint,
+            service_name: defaults.service_name,
+            trace_sample_ratio: defaults.trace_sample_ratio,
         }
     }
 }

@@ -6,13 +6,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
+use tonic_reflection::pb::v1::ServerReflectionRequest;
 use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-use tonic_reflection::pb::v1::ServerReflectionRequest;
 use vibe::config::Config;
 
 pub const PUBLIC_SERVICES: [&str; 5] = [
@@ -99,7 +99,9 @@ pub async fn reflected_services(addr: SocketAddr) -> Vec<String> {
 
 /// The Prometheus text of a metrics listener.
 pub async fn scrape(addr: SocketAddr) -> String {
-    let stream = tokio::net::TcpStream::connect(addr).await.expect("metrics connect");
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("metrics connect");
     let io = hyper_util::rt::TokioIo::new(stream);
     let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
         .await
@@ -109,7 +111,10 @@ pub async fn scrape(addr: SocketAddr) -> String {
         .header("host", "localhost")
         .body(http_body_util::Empty::<bytes::Bytes>::new())
         .expect("request");
-    let response = sender.send_request(request).await.expect("metrics response");
+    let response = sender
+        .send_request(request)
+        .await
+        .expect("metrics response");
     assert_eq!(response.status(), 200);
     let body = http_body_util::BodyExt::collect(response.into_body())
         .await

@@ -23,7 +23,10 @@ async fn wait_for_ping(redis: &Redis, want_ok: bool) {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("ping never became {}", if want_ok { "ok" } else { "an error" });
+    panic!(
+        "ping never became {}",
+        if want_ok { "ok" } else { "an error" }
+    );
 }
 
 #[tokio::test]

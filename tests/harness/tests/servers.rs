@@ -10,7 +10,9 @@ fn redis_answers(port: u16) -> bool {
         return false;
     };
     let mut reply = [0u8; 7];
-    stream.write_all(b"PING\r\n").is_ok() && stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
+    stream.write_all(b"PING\r\n").is_ok()
+        && stream.read_exact(&mut reply).is_ok()
+        && &reply == b"+PONG\r\n"
 }
 
 #[test]
@@ -29,10 +31,7 @@ fn bigquery_emulator_answers_when_announced() {
     let Some(emulator) = bigquery_emulator("bigquery_emulator_answers_when_announced") else {
         return;
     };
-    let rest = emulator
-        .url
-        .strip_prefix("http://")
-        .expect("an http url");
+    let rest = emulator.url.strip_prefix("http://").expect("an http url");
     let (host, base) = rest.split_once('/').expect("a base path");
     let mut stream = TcpStream::connect(host).unwrap();
     write!(
