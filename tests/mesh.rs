@@ -1,5 +1,7 @@
 //! The mesh through real gRPC: every target in one process, and targets split apart.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
 mod client;
 
 use client::{PUBLIC_SERVICES, health, reflected_services, scrape, test_config, wait_for_health};

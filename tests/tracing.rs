@@ -1,5 +1,7 @@
 //! One trace id follows a call from the gateway to the service, over gRPC and in-process.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
 mod client;
 
 use std::time::Duration;

@@ -129,6 +129,7 @@ pub fn flags_table<V: Serialize>(entries: &[(&[&str], Option<V>)]) -> Option<tom
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure signature
 mod tests {
     use super::*;
 

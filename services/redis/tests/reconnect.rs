@@ -1,6 +1,8 @@
 //! The pool against a real redis-server: commands time out while Redis is down, and the
 //! pool uses Redis again once it is back, without being rebuilt.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
 use std::time::Duration;
 
 use secrecy::SecretString;

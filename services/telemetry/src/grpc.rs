@@ -190,10 +190,10 @@ where
         Poll::Ready(match result {
             Ok(response) => {
                 // Trailers-only responses (most errors) carry the status in the headers.
-                if let Some(c) = call.as_mut() {
-                    if c.finish_from(response.headers()).is_some() {
-                        call = None;
-                    }
+                if let Some(c) = call.as_mut()
+                    && c.finish_from(response.headers()).is_some()
+                {
+                    call = None;
                 }
                 Ok(response.map(|body| ObservedBody { inner: body, call }))
             }

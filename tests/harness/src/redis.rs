@@ -69,12 +69,12 @@ impl RedisServer {
         self.child = Some(child);
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(_)) = child.try_wait() {
-                    // Exited: most likely the port was taken meanwhile.
-                    self.child = None;
-                    return false;
-                }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(_)) = child.try_wait()
+            {
+                // Exited: most likely the port was taken meanwhile.
+                self.child = None;
+                return false;
             }
             if ping(self.port) {
                 return true;
