@@ -23,12 +23,56 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run every target in one process on embedded defaults.
-    Up(ListenArgs),
+    Up(UpArgs),
     /// Run some targets, e.g. `--target gateway` or `--target integration,sync`.
     Serve(ServeArgs),
+    /// Fill the embedded warehouse with deterministic demo data (idempotent).
+    Seed(SeedArgs),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Ask a vibe listener's gRPC health service; exit 0 when it is SERVING.
+    Probe(ProbeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The listener, host:port.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    /// The health service name: "" (the whole server), liveness, or a service's full name.
+    #[arg(long, default_value = "")]
+    pub service: String,
+    /// Give up after this long, e.g. 2s.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Seed demo data into the embedded warehouse first (as `vibe seed` does).
+    #[arg(long)]
+    pub demo: bool,
+
+    #[command(flatten)]
+    pub seed: SeedArgs,
+
+    #[command(flatten)]
+    pub listen: ListenArgs,
+}
+
+/// Demo data size; flags override `[demo]` in the config.
+#[derive(Debug, Args, Default)]
+pub struct SeedArgs {
+    /// The same seed always gives the same data (demo.seed).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Payments over the whole period, e.g. 20000000 for Texas year-3 scale (demo.payments).
+    #[arg(long, value_name = "N")]
+    pub payments: Option<u64>,
+    /// Days of history ending today (demo.days).
+    #[arg(long, value_name = "N")]
+    pub days: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -61,19 +105,20 @@ pub enum ConfigCommand {
     Check,
 }
 
-impl ListenArgs {
-    pub fn sources(&self, file: Option<PathBuf>) -> ConfigSources {
-        let flags = crate::config::flags_table(&[
-            (
-                &["listen", "gateway"],
-                self.gateway_listen.map(|a| a.to_string()),
-            ),
-            (&["listen", "grpc"], self.grpc_listen.map(|a| a.to_string())),
-            (
-                &["listen", "metrics"],
-                self.metrics_listen.map(|a| a.to_string()),
-            ),
-        ]);
-        ConfigSources { file, flags }
-    }
+/// The config sources of a command: the file plus whichever flags were given.
+pub fn sources(file: Option<PathBuf>, listen: &ListenArgs, seed: &SeedArgs) -> ConfigSources {
+    let addr = |a: Option<SocketAddr>| a.map(|a| toml::Value::String(a.to_string()));
+    let number = |n: Option<u64>| {
+        n.and_then(|n| i64::try_from(n).ok())
+            .map(toml::Value::Integer)
+    };
+    let flags = crate::config::flags_table(&[
+        (&["listen", "gateway"], addr(listen.gateway_listen)),
+        (&["listen", "grpc"], addr(listen.grpc_listen)),
+        (&["listen", "metrics"], addr(listen.metrics_listen)),
+        (&["demo", "seed"], number(seed.seed)),
+        (&["demo", "payments"], number(seed.payments)),
+        (&["demo", "days"], number(seed.days.map(u64::from))),
+    ]);
+    ConfigSources { file, flags }
 }

@@ -17,21 +17,32 @@ use tonic_health::server::HealthReporter;
 pub const LIVENESS: &str = "liveness";
 
 /// Something a service needs in order to serve.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Dependency {
     Redis(vibe_redis::Redis),
+    Warehouse(std::sync::Arc<dyn vibe_warehouse::Warehouse>),
+}
+
+impl std::fmt::Debug for Dependency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl Dependency {
     fn name(&self) -> &'static str {
         match self {
             Dependency::Redis(_) => "redis",
+            Dependency::Warehouse(_) => "warehouse",
         }
     }
 
     async fn check(&self) -> Result<(), String> {
         match self {
             Dependency::Redis(redis) => redis.ping().await.map_err(|err| err.to_string()),
+            Dependency::Warehouse(warehouse) => {
+                warehouse.ping().await.map_err(|err| err.to_string())
+            }
         }
     }
 }

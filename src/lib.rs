@@ -10,6 +10,13 @@ pub mod cli;
 pub mod config;
 pub mod descriptors;
 pub mod health;
+pub mod probe;
 pub mod proto;
 pub mod rpc;
 pub mod targets;
+
+/// mimalloc for every binary built on this crate (`vibe`, the benchmarks, the tests):
+/// a gRPC server allocates per call on every worker, and glibc's malloc spends much of
+/// that time contending on its arena locks.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

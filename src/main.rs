@@ -8,17 +8,36 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser;
 use vibe::app::{self, Drain};
-use vibe::cli::{Cli, Command, ConfigCommand, ListenArgs};
+use vibe::cli::{Cli, Command, ConfigCommand, ListenArgs, SeedArgs, sources};
 use vibe::config::{self, Config};
 use vibe::targets::Targets;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let (listen, targets) = match &cli.command {
-        Command::Up(listen) => (listen, Targets::all()),
-        Command::Serve(serve) => (&serve.listen, Targets::from_list(&serve.target)),
+    let no_seed = SeedArgs::default();
+    let (sources, targets, demo) = match &cli.command {
+        Command::Up(up) => (
+            sources(cli.config.clone(), &up.listen, &up.seed),
+            Some(Targets::all()),
+            up.demo,
+        ),
+        Command::Serve(serve) => (
+            sources(cli.config.clone(), &serve.listen, &no_seed),
+            Some(Targets::from_list(&serve.target)),
+            false,
+        ),
+        Command::Seed(seed) => (
+            sources(cli.config.clone(), &ListenArgs::default(), seed),
+            None,
+            true,
+        ),
+        Command::Probe(args) => return probe(args),
         Command::Config(ConfigCommand::Check) => {
-            return match config::load(&ListenArgs::default().sources(cli.config.clone())) {
+            return match config::load(&sources(
+                cli.config.clone(),
+                &ListenArgs::default(),
+                &no_seed,
+            )) {
                 Ok(config) => {
                     print!("{}", config.to_redacted_toml());
                     ExitCode::SUCCESS
@@ -27,15 +46,39 @@ fn main() -> ExitCode {
             };
         }
     };
-    let config = match config::load(&listen.sources(cli.config.clone())) {
+    let config = match config::load(&sources) {
         Ok(config) => config,
         Err(error) => return config_error(&error),
     };
-    match run(config, targets) {
+    match run(config, targets, demo) {
         Ok(Drain::Complete) => ExitCode::SUCCESS,
         Ok(Drain::DeadlineExceeded) => ExitCode::FAILURE,
+        Err(error) => match error.downcast_ref::<app::AppError>() {
+            // A config problem found only while starting (e.g. seeding BigQuery).
+            Some(app::AppError::Config(error)) => config_error(error),
+            _ => {
+                eprintln!("vibe: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn probe(args: &vibe::cli::ProbeArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("vibe: {error:#}");
+            eprintln!("vibe probe: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(vibe::probe::probe(&args.addr, &args.service, args.timeout)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("vibe probe: {error}");
             ExitCode::FAILURE
         }
     }
@@ -46,7 +89,9 @@ fn config_error(error: &config::ConfigError) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn run(config: Config, targets: Targets) -> anyhow::Result<Drain> {
+/// Seeds demo data when asked, then runs `targets` until a signal (or returns after
+/// seeding when there are none).
+fn run(config: Config, targets: Option<Targets>, demo: bool) -> anyhow::Result<Drain> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -54,22 +99,32 @@ fn run(config: Config, targets: Targets) -> anyhow::Result<Drain> {
     runtime.block_on(async {
         let telemetry = vibe_telemetry::Telemetry::init(&config.telemetry.settings())
             .context("cannot start telemetry")?;
-        let running = app::start(&config, &targets).await;
-        let outcome = match running {
-            Ok(running) => {
-                let shutdown = running.shutdown_trigger();
-                tokio::spawn(async move {
-                    shutdown_signal().await;
-                    shutdown.cancel();
-                });
-                // Ends after the drain, or at once with the error if a listener fails.
-                running.stopped().await
-            }
-            Err(error) => Err(error),
-        };
+        let outcome = serve(&config, targets, demo).await;
         telemetry.shutdown();
         Ok(outcome?)
     })
+}
+
+async fn serve(
+    config: &Config,
+    targets: Option<Targets>,
+    demo: bool,
+) -> Result<Drain, app::AppError> {
+    if demo {
+        let outcome = app::seed_demo(config).await?;
+        tracing::info!(?outcome, "demo data ready");
+    }
+    let Some(targets) = targets else {
+        return Ok(Drain::Complete);
+    };
+    let running = app::start(config, &targets).await?;
+    let shutdown = running.shutdown_trigger();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        shutdown.cancel();
+    });
+    // Ends after the drain, or at once with the error if a listener fails.
+    running.stopped().await
 }
 
 /// SIGTERM (Kubernetes) or SIGINT (Ctrl-C).

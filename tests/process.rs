@@ -194,8 +194,29 @@ fn a_missing_secret_exits_2_and_secrets_are_never_printed() {
 
 #[tokio::test]
 async fn up_serves_every_service_and_exits_0_on_sigterm() {
-    let mut vibe = Vibe::spawn(&["up"], &[]);
+    let data = tempfile::tempdir().unwrap();
+    let warehouse = data.path().join("warehouse.duckdb");
+    let mut vibe = Vibe::spawn(
+        &["up"],
+        &[("VIBE_WAREHOUSE__DUCKDB__PATH", warehouse.to_str().unwrap())],
+    );
     wait_for_health(vibe.gateway, "", ServingStatus::Serving).await;
+
+    // `vibe probe` is what Docker and `helm test` run.
+    let gateway = vibe.gateway.to_string();
+    let probe = run(&["probe", "--addr", &gateway], &[]);
+    assert!(probe.status.success(), "{probe:?}");
+    let probe = run(
+        &[
+            "probe",
+            "--addr",
+            &gateway,
+            "--service",
+            "vibe.sync.v1.SyncService",
+        ],
+        &[],
+    );
+    assert!(probe.status.success(), "{probe:?}");
     for addr in [vibe.gateway, vibe.grpc] {
         for service in PUBLIC_SERVICES {
             assert_eq!(health(addr, service).await, Ok(ServingStatus::Serving));
@@ -214,11 +235,11 @@ type BodySender = tokio::sync::mpsc::Sender<Result<Frame<Bytes>, Infallible>>;
 type PendingResponse =
     tokio::task::JoinHandle<Result<hyper::Response<hyper::body::Incoming>, hyper::Error>>;
 
-/// `vibe serve --target integration` with a GetDashboard call in flight: the server has
+/// `vibe serve --target reasoning` with a GetJob call in flight: the server has
 /// started it, but its request body is held back until the returned sender sends it.
-async fn integration_with_held_call(drain_deadline: &str) -> (Vibe, BodySender, PendingResponse) {
+async fn reasoning_with_held_call(drain_deadline: &str) -> (Vibe, BodySender, PendingResponse) {
     let vibe = Vibe::spawn(
-        &["serve", "--target", "integration"],
+        &["serve", "--target", "reasoning"],
         &[("VIBE_SHUTDOWN__DRAIN_DEADLINE", drain_deadline)],
     );
     wait_for_health(vibe.grpc, "", ServingStatus::Serving).await;
@@ -238,7 +259,7 @@ async fn call_in_flight(addr: SocketAddr) -> (BodySender, PendingResponse) {
     tokio::spawn(connection);
     let (body_tx, body_rx) = tokio::sync::mpsc::channel(1);
     let request = http::Request::post(format!(
-        "http://{addr}/vibe.integration.v1.DashboardService/GetDashboard"
+        "http://{addr}/vibe.reasoning.v1.ReasoningService/GetJob"
     ))
     .header("content-type", "application/grpc")
     .header("te", "trailers")
@@ -253,9 +274,10 @@ async fn call_in_flight(addr: SocketAddr) -> (BodySender, PendingResponse) {
 async fn wait_for_started_call(metrics: SocketAddr) {
     for _ in 0..200 {
         let text = scrape(metrics).await;
-        if text.lines().any(|line| {
-            line.starts_with("grpc_server_started_total{") && line.contains("GetDashboard")
-        }) {
+        if text
+            .lines()
+            .any(|line| line.starts_with("grpc_server_started_total{") && line.contains("GetJob"))
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -265,7 +287,7 @@ async fn wait_for_started_call(metrics: SocketAddr) {
 
 #[tokio::test]
 async fn sigterm_lets_a_call_in_flight_finish_then_exits_0() {
-    let (mut vibe, release, response) = integration_with_held_call("60s").await;
+    let (mut vibe, release, response) = reasoning_with_held_call("60s").await;
 
     vibe.sigterm();
     // Draining: new connections are refused while the held call is still open.
@@ -283,7 +305,7 @@ async fn sigterm_lets_a_call_in_flight_finish_then_exits_0() {
         "exited with a call in flight"
     );
 
-    // An empty GetDashboardRequest: one uncompressed gRPC frame of length 0.
+    // An empty GetJobRequest: one uncompressed gRPC frame of length 0.
     release
         .send(Ok(Frame::data(Bytes::from_static(&[0, 0, 0, 0, 0]))))
         .await
@@ -300,7 +322,7 @@ async fn sigterm_lets_a_call_in_flight_finish_then_exits_0() {
             collected.trailers().unwrap()["grpc-status"].clone()
         }
     };
-    assert_eq!(status, "12", "GetDashboard answers UNIMPLEMENTED");
+    assert_eq!(status, "12", "GetJob answers UNIMPLEMENTED");
     assert_eq!(
         vibe.exit_status().await.code(),
         Some(0),
@@ -311,7 +333,7 @@ async fn sigterm_lets_a_call_in_flight_finish_then_exits_0() {
 
 #[tokio::test]
 async fn the_drain_deadline_cuts_off_calls_that_do_not_finish() {
-    let (mut vibe, _held_forever, response) = integration_with_held_call("500ms").await;
+    let (mut vibe, _held_forever, response) = reasoning_with_held_call("500ms").await;
 
     vibe.sigterm();
     let status = vibe.exit_status().await;

@@ -32,11 +32,10 @@ async fn call_and_collect(
 ) -> (SpanData, SpanData) {
     exporter.reset();
     let mut dashboard = DashboardServiceClient::new(client::channel(gateway).await);
-    let status = dashboard
+    dashboard
         .get_dashboard(GetDashboardRequest::default())
         .await
-        .unwrap_err();
-    assert_eq!(status.code(), tonic::Code::Unimplemented);
+        .unwrap();
     // Server spans end when the response body is dropped, just after the client has it.
     for _ in 0..200 {
         let spans = exporter.get_finished_spans().unwrap();

@@ -5,6 +5,7 @@
 //! and handed to the crates as their own plain settings types. Every struct denies
 //! unknown keys, so a typo stops the process instead of being silently ignored.
 
+mod data;
 mod load;
 mod secret;
 
@@ -13,6 +14,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use data::{
+    BigQuery, BigQueryCredentials, Cache, Demo, DuckDb, Store, Warehouse, WarehouseBackend,
+};
 pub use load::{ConfigError, ConfigSources, flags_table, load};
 pub use secret::Secret;
 
@@ -28,6 +32,10 @@ pub struct Config {
     pub health: Health,
     pub shutdown: Shutdown,
     pub telemetry: Telemetry,
+    pub store: Store,
+    pub warehouse: Warehouse,
+    pub cache: Cache,
+    pub demo: Demo,
 }
 
 /// Listen addresses.
@@ -187,6 +195,10 @@ pub enum LogFormat {
 impl Config {
     /// Checks what types alone cannot; the error names the key.
     fn validate(&self) -> Result<(), ConfigError> {
+        self.store.validate()?;
+        self.warehouse.validate()?;
+        self.cache.validate()?;
+        self.demo.validate()?;
         for (key, url) in [
             ("upstreams.integration", &self.upstreams.integration),
             ("upstreams.reasoning", &self.upstreams.reasoning),
@@ -234,7 +246,7 @@ impl Config {
     }
 }
 
-fn require_positive(key: &str, value: Duration) -> Result<(), ConfigError> {
+pub(crate) fn require_positive(key: &str, value: Duration) -> Result<(), ConfigError> {
     if value.is_zero() {
         return Err(ConfigError::invalid(key, "must be longer than zero"));
     }

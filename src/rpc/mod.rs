@@ -7,6 +7,7 @@ mod dashboard;
 mod memory;
 mod reasoning;
 mod sync;
+mod wire;
 
 pub use compliance::ComplianceRpc;
 pub use dashboard::DashboardRpc;

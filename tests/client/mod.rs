@@ -31,6 +31,13 @@ pub fn test_config() -> Config {
     config.listen.grpc = any;
     config.listen.metrics = any;
     config.health.check_interval = Duration::from_millis(100);
+    // Each test gets its own warehouse file (DuckDB allows one writer per file).
+    let dir = tempfile::Builder::new()
+        .prefix("vibe-test-")
+        .tempdir()
+        .expect("temp dir")
+        .keep();
+    config.warehouse.duckdb.path = dir.join("warehouse.duckdb");
     config.shutdown.drain_deadline = Duration::from_secs(10);
     config
 }

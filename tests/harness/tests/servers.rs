@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use vibe_test_harness::{RedisServer, bigquery_emulator};
+use vibe_test_harness::{RedisServer, TcpProxy, bigquery_emulator};
 
 fn redis_answers(port: u16) -> bool {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
@@ -45,4 +45,37 @@ fn bigquery_emulator_answers_when_announced() {
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+}
+
+async fn ping_async(addr: std::net::SocketAddr) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else {
+        return false;
+    };
+    let mut reply = [0u8; 7];
+    stream.write_all(b"PING\r\n").await.is_ok()
+        && stream.read_exact(&mut reply).await.is_ok()
+        && &reply == b"+PONG\r\n"
+}
+
+#[tokio::test]
+async fn a_proxy_forwards_until_cut_and_again_when_restored() {
+    let redis = RedisServer::start();
+    let proxy = TcpProxy::start(([127, 0, 0, 1], redis.port()).into()).await;
+    assert!(ping_async(proxy.addr()).await);
+
+    // An open connection breaks too, not only new ones.
+    let mut open = tokio::net::TcpStream::connect(proxy.addr()).await.unwrap();
+    proxy.cut();
+    assert!(!ping_async(proxy.addr()).await);
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = open.write_all(b"PING\r\n").await;
+    let mut buf = [0u8; 7];
+    assert!(
+        open.read_exact(&mut buf).await.is_err(),
+        "the open connection was cut"
+    );
+
+    proxy.restore();
+    assert!(ping_async(proxy.addr()).await);
 }

@@ -4,31 +4,25 @@
 //! in-flight calls and streams finish until the drain deadline, then connections to
 //! Redis close and the metrics listener stops last.
 
-use std::future::Future;
+mod domains;
+mod listeners;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tonic::service::{Routes, RoutesBuilder};
-use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
-use tonic_health::pb::health_server::{Health, HealthServer};
-use tower::{Layer, ServiceExt};
-use vibe_gateway::{GatewayRoutes, RemoteUpstream};
-use vibe_telemetry::{GrpcServerLayer, MethodNames, MetricsRegistry};
+use vibe_telemetry::MetricsRegistry;
+
+pub use domains::{open_warehouse, seed_demo};
 
 use crate::config::Config;
 use crate::descriptors;
 use crate::health::{Component, Dependency, Readiness};
-use crate::proto::integration::v1::compliance_service_server::ComplianceServiceServer;
-use crate::proto::integration::v1::dashboard_service_server::DashboardServiceServer;
-use crate::proto::memory::v1::memory_service_server::MemoryServiceServer;
-use crate::proto::reasoning::v1::reasoning_service_server::ReasoningServiceServer;
-use crate::proto::sync::v1::sync_service_server::SyncServiceServer;
-use crate::rpc;
 use crate::targets::{ServiceTarget, Targets};
+use domains::Domains;
+use listeners::{gateway_routes, grpc_server, service_routes};
 
 /// Why the process could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +48,12 @@ pub enum AppError {
     },
     #[error("{0} listener stopped unexpectedly")]
     Stopped(&'static str),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Warehouse(#[from] vibe_warehouse::WarehouseError),
+    #[error(transparent)]
+    Demo(#[from] vibe_demo::DemoError),
 }
 
 /// How a drain ended.
@@ -66,21 +66,37 @@ pub enum Drain {
 }
 
 /// A started process. Dropping it does not stop it: call [`Running::shutdown`].
-#[derive(Debug)]
 pub struct Running {
     /// The gateway listener, when this process runs the gateway.
     pub gateway_addr: Option<SocketAddr>,
     /// The services' gRPC listener, when this process hosts a service.
     pub grpc_addr: Option<SocketAddr>,
     pub metrics_addr: SocketAddr,
+    warehouse: Option<std::sync::Arc<dyn vibe_warehouse::Warehouse>>,
     shutdown: CancellationToken,
     supervisor: tokio::task::JoinHandle<Result<Drain, AppError>>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("gateway_addr", &self.gateway_addr)
+            .field("grpc_addr", &self.grpc_addr)
+            .field("metrics_addr", &self.metrics_addr)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Running {
     /// Starts the graceful shutdown (what SIGTERM does); returns at once.
     pub fn begin_shutdown(&self) {
         self.shutdown.cancel();
+    }
+
+    /// The warehouse this process opened (when it hosts the integration target); the one
+    /// handle to its DuckDB file, since a file has one writer.
+    pub fn warehouse(&self) -> Option<std::sync::Arc<dyn vibe_warehouse::Warehouse>> {
+        self.warehouse.clone()
     }
 
     /// A token that starts the graceful shutdown when cancelled (for signal handlers).
@@ -105,9 +121,6 @@ impl Running {
 
 type ServerResult = Result<&'static str, AppError>;
 
-const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
-const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Binds every listener of `targets` and starts serving.
 pub async fn start(config: &Config, targets: &Targets) -> Result<Running, AppError> {
     let metrics = MetricsRegistry::global()?;
@@ -131,15 +144,22 @@ pub async fn start(config: &Config, targets: &Targets) -> Result<Running, AppErr
         None => None,
     };
     let dependencies: Vec<Dependency> = redis.iter().cloned().map(Dependency::Redis).collect();
+    let domains = Domains::open(config, targets, redis.clone()).await?;
 
     let (reporter, health_service) = tonic_health::server::health_reporter();
     let mut components: Vec<Component> = targets
         .services
         .iter()
-        .map(|service| Component {
-            name: service.name(),
-            health_names: service.grpc_services().to_vec(),
-            dependencies: dependencies.clone(),
+        .map(|service| {
+            let mut needs = dependencies.clone();
+            if let (ServiceTarget::Integration, Some(warehouse)) = (service, &domains.warehouse) {
+                needs.push(Dependency::Warehouse(warehouse.clone()));
+            }
+            Component {
+                name: service.name(),
+                health_names: service.grpc_services().to_vec(),
+                dependencies: needs,
+            }
         })
         .collect();
     if targets.gateway {
@@ -158,9 +178,9 @@ pub async fn start(config: &Config, targets: &Targets) -> Result<Running, AppErr
     .await;
 
     let methods = descriptors::method_names();
-    let service_routes = service_routes(targets);
     let shutdown = CancellationToken::new();
     let drain = CancellationToken::new();
+    let service_routes = service_routes(targets, &domains, &drain);
     let mut servers: JoinSet<ServerResult> = JoinSet::new();
 
     if let Some(listener) = grpc_listener {
@@ -203,6 +223,9 @@ pub async fn start(config: &Config, targets: &Targets) -> Result<Running, AppErr
             .serve(metrics_listener, metrics_stop.clone().cancelled_owned()),
     );
 
+    if let Some(dashboard) = domains.dashboard.clone() {
+        tokio::spawn(async move { dashboard.warm().await });
+    }
     readiness.check_once().await;
     let readiness_stop = CancellationToken::new();
     let readiness_task = tokio::spawn(readiness.clone().run(readiness_stop.clone()));
@@ -244,42 +267,9 @@ pub async fn start(config: &Config, targets: &Targets) -> Result<Running, AppErr
         gateway_addr: running_addrs.0,
         grpc_addr: running_addrs.1,
         metrics_addr: running_addrs.2,
+        warehouse: domains.warehouse.clone(),
         shutdown,
         supervisor,
-    })
-}
-
-/// One gRPC listener serving `routes` plus health and reflection (listing `listed`),
-/// observed by the telemetry layer as `component`, until `stop` fires and its calls end.
-fn grpc_server<H: Health>(
-    component: &'static str,
-    listener: TcpListener,
-    routes: Routes,
-    listed: &[&str],
-    health: HealthServer<H>,
-    methods: MethodNames,
-    stop: CancellationToken,
-) -> Result<impl Future<Output = ServerResult> + Send + 'static, AppError> {
-    let mut routes = RoutesBuilder::from(routes);
-    routes
-        .add_service(health)
-        .add_service(descriptors::reflection_v1(listed)?)
-        .add_service(descriptors::reflection_v1alpha(listed)?);
-    let router = Server::builder()
-        // Finds clients that vanished without closing, so their streams end.
-        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
-        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
-        .layer(GrpcServerLayer::new(component, methods))
-        .add_routes(routes.routes());
-    Ok(async move {
-        router
-            .serve_with_incoming_shutdown(TcpIncoming::from(listener), stop.cancelled_owned())
-            .await
-            .map_err(|source| AppError::Serve {
-                listener: component,
-                source,
-            })?;
-        Ok(component)
     })
 }
 
@@ -311,63 +301,6 @@ async fn drain_servers(servers: &mut JoinSet<ServerResult>, deadline: Duration) 
             Drain::DeadlineExceeded
         }
     }
-}
-
-/// The gRPC services of every hosted target, in one router.
-fn service_routes(targets: &Targets) -> Routes {
-    let mut routes = Routes::builder();
-    for service in &targets.services {
-        match service {
-            ServiceTarget::Integration => {
-                routes
-                    .add_service(DashboardServiceServer::new(rpc::DashboardRpc))
-                    .add_service(ComplianceServiceServer::new(rpc::ComplianceRpc));
-            }
-            ServiceTarget::Reasoning => {
-                routes.add_service(ReasoningServiceServer::new(rpc::ReasoningRpc));
-            }
-            ServiceTarget::Memory => {
-                routes.add_service(MemoryServiceServer::new(rpc::MemoryRpc));
-            }
-            ServiceTarget::Sync => {
-                routes.add_service(SyncServiceServer::new(rpc::SyncRpc));
-            }
-        }
-    }
-    routes.routes()
-}
-
-/// Every public service, routed in-process when this process hosts it, else remotely.
-fn gateway_routes(
-    config: &Config,
-    targets: &Targets,
-    service_routes: &Routes,
-    methods: &MethodNames,
-) -> Result<GatewayRoutes, AppError> {
-    // In-process calls still cross a service boundary: the services' own telemetry
-    // layer sees them, exactly as it would over the network.
-    let services = GrpcServerLayer::new("services", methods.clone()).layer(service_routes.clone());
-    let in_process = vibe_gateway::in_process(
-        ServiceExt::<http::Request<tonic::body::Body>>::map_response(services, |response| {
-            response.map(tonic::body::Body::new)
-        }),
-    );
-    let mut routes = GatewayRoutes::default();
-    for service in ServiceTarget::ALL {
-        let upstream = if targets.hosts(service) {
-            in_process.clone()
-        } else {
-            RemoteUpstream {
-                address: config.upstreams.address(service).to_owned(),
-                connect_timeout: config.upstreams.connect_timeout,
-            }
-            .into_upstream()?
-        };
-        for name in service.grpc_services() {
-            routes = routes.route(name, upstream.clone());
-        }
-    }
-    Ok(routes)
 }
 
 async fn bind(key: &'static str, addr: SocketAddr) -> Result<TcpListener, AppError> {

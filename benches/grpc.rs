@@ -1,0 +1,245 @@
+//! Cached `GetDashboard` against the health `Check`, over gRPC on the same server, in
+//! the same run: the ratio says what the dashboard path costs beyond the bare transport.
+//!
+//! Client and server share the machine's cores, so the client's own work counts against
+//! the server. Two client modes show how much: `decoded` (the generated clients, which
+//! decode every response into structs) and `raw` (frames read as bytes, the way a proxy
+//! or a browser's grpc-web client in another process costs this machine nothing).
+//!
+//! `cargo bench --profile release --bench grpc` — prints requests/s and latency for both
+//! calls in both modes, and the ratios.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark that cannot start should stop
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BufMut, Bytes};
+use http::uri::PathAndQuery;
+use prost::Message;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+use vibe::app;
+use vibe::config::Config;
+use vibe::proto::integration::v1::GetDashboardRequest;
+use vibe::proto::integration::v1::dashboard_service_client::DashboardServiceClient;
+use vibe::targets::Targets;
+
+const CONNECTIONS: usize = 4;
+const IN_FLIGHT: usize = 64;
+const WARMUP: Duration = Duration::from_secs(1);
+const PHASE: Duration = Duration::from_secs(5);
+const ROUNDS: usize = 3;
+
+#[derive(Clone, Copy)]
+enum Call {
+    HealthCheck,
+    GetDashboard,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Decoded,
+    Raw,
+}
+
+/// Sends pre-encoded requests and keeps responses as bytes.
+#[derive(Clone, Copy, Default)]
+struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Bytes;
+    type Error = tonic::Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        dst.put(item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Bytes;
+    type Error = tonic::Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
+
+async fn raw_call(channel: Channel, call: Call) -> Bytes {
+    let (path, request) = match call {
+        Call::HealthCheck => (
+            "/grpc.health.v1.Health/Check",
+            HealthCheckRequest {
+                service: String::new(),
+            }
+            .encode_to_vec(),
+        ),
+        Call::GetDashboard => (
+            "/vibe.integration.v1.DashboardService/GetDashboard",
+            GetDashboardRequest {}.encode_to_vec(),
+        ),
+    };
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.expect("channel ready");
+    grpc.unary(
+        tonic::Request::new(Bytes::from(request)),
+        PathAndQuery::from_static(path),
+        RawCodec,
+    )
+    .await
+    .expect("raw call")
+    .into_inner()
+}
+
+struct Phase {
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+async fn load(channels: &[Channel], mode: Mode, call: Call, duration: Duration) -> Phase {
+    let deadline = Instant::now() + duration;
+    let mut tasks = Vec::new();
+    for worker in 0..IN_FLIGHT {
+        let channel = channels[worker % channels.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            let raw = channel.clone();
+            let mut health = HealthClient::new(channel.clone());
+            let mut dashboard = DashboardServiceClient::new(channel);
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let started = Instant::now();
+                if mode == Mode::Raw {
+                    raw_call(raw.clone(), call).await;
+                    latencies.push(started.elapsed());
+                    continue;
+                }
+                match call {
+                    Call::HealthCheck => {
+                        health
+                            .check(HealthCheckRequest {
+                                service: String::new(),
+                            })
+                            .await
+                            .expect("health check");
+                    }
+                    Call::GetDashboard => {
+                        dashboard
+                            .get_dashboard(GetDashboardRequest {})
+                            .await
+                            .expect("get dashboard");
+                    }
+                }
+                latencies.push(started.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.unwrap());
+    }
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    Phase {
+        per_second: latencies.len() as f64 / duration.as_secs_f64(),
+        p50: at(0.50),
+        p99: at(0.99),
+    }
+}
+
+async fn channels(addr: SocketAddr) -> Vec<Channel> {
+    let mut channels = Vec::new();
+    for _ in 0..CONNECTIONS {
+        channels.push(
+            Channel::from_shared(format!("http://{addr}"))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap(),
+        );
+    }
+    channels
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.listen.gateway = any;
+        config.listen.grpc = any;
+        config.listen.metrics = any;
+        config.warehouse.duckdb.path = dir.path().join("bench.duckdb");
+        config.demo.payments = 50_000;
+        config.demo.days = 120;
+        // Stay fresh for the whole run: this measures the cached path.
+        config.cache.fresh_for = Duration::from_secs(600);
+        config.cache.stale_for = Duration::from_secs(600);
+        config.cache.error_for = Duration::from_secs(600);
+        app::seed_demo(&config).await.unwrap();
+        let running = app::start(&config, &Targets::all()).await.unwrap();
+        let addr = running.gateway_addr.unwrap();
+        let channels = channels(addr).await;
+
+        // Check once that the dashboard path answers a real dashboard.
+        let first = DashboardServiceClient::new(channels[0].clone())
+            .get_dashboard(GetDashboardRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(first.dashboard.unwrap().calendar_year_to_date.unwrap().transactions > 0);
+        let size = raw_call(channels[0].clone(), Call::GetDashboard).await.len();
+        println!(
+            "{CONNECTIONS} connections, {IN_FLIGHT} calls in flight, {} s per phase, through the gateway listener; GetDashboard response {size} bytes",
+            PHASE.as_secs()
+        );
+        for mode in [Mode::Decoded, Mode::Raw] {
+            let name = if mode == Mode::Raw { "raw" } else { "decoded" };
+            load(&channels, mode, Call::GetDashboard, WARMUP).await;
+            load(&channels, mode, Call::HealthCheck, WARMUP).await;
+            println!("client mode: {name}");
+            println!("{:<14} {:>10} {:>10} {:>10}", "call", "req/s", "p50", "p99");
+            let mut ratios = Vec::new();
+            for _ in 0..ROUNDS {
+                let health = load(&channels, mode, Call::HealthCheck, PHASE).await;
+                let dashboard = load(&channels, mode, Call::GetDashboard, PHASE).await;
+                for (call, phase) in [("Health/Check", &health), ("GetDashboard", &dashboard)] {
+                    println!(
+                        "{call:<14} {:>10.0} {:>10.2?} {:>10.2?}",
+                        phase.per_second, phase.p50, phase.p99
+                    );
+                }
+                ratios.push(dashboard.per_second / health.per_second);
+            }
+            ratios.sort_by(f64::total_cmp);
+            println!(
+                "ratio GetDashboard / Check, {name} client (median of {ROUNDS} rounds): {:.2} (goal >= 0.80)",
+                ratios[ROUNDS / 2]
+            );
+        }
+        running.shutdown().await.unwrap();
+    });
+}

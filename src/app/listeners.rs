@@ -1,0 +1,134 @@
+//! The gRPC listeners: what each serves and how it is observed.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::service::{Routes, RoutesBuilder};
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::pb::health_server::{Health, HealthServer};
+use tower::{Layer, ServiceExt};
+use vibe_gateway::{GatewayRoutes, RemoteUpstream};
+use vibe_telemetry::{GrpcServerLayer, MethodNames};
+
+use super::domains::Domains;
+use super::{AppError, ServerResult};
+use crate::config::Config;
+use crate::descriptors;
+use crate::proto::integration::v1::compliance_service_server::ComplianceServiceServer;
+use crate::proto::integration::v1::dashboard_service_server::DashboardServiceServer;
+use crate::proto::memory::v1::memory_service_server::MemoryServiceServer;
+use crate::proto::reasoning::v1::reasoning_service_server::ReasoningServiceServer;
+use crate::proto::sync::v1::sync_service_server::SyncServiceServer;
+use crate::rpc;
+use crate::targets::{ServiceTarget, Targets};
+
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One gRPC listener serving `routes` plus health and reflection (listing `listed`),
+/// observed by the telemetry layer as `component`, until `stop` fires and its calls end.
+pub(super) fn grpc_server<H: Health>(
+    component: &'static str,
+    listener: TcpListener,
+    routes: Routes,
+    listed: &[&str],
+    health: HealthServer<H>,
+    methods: MethodNames,
+    stop: CancellationToken,
+) -> Result<impl Future<Output = ServerResult> + Send + 'static, AppError> {
+    let mut routes = RoutesBuilder::from(routes);
+    routes
+        .add_service(health)
+        .add_service(descriptors::reflection_v1(listed)?)
+        .add_service(descriptors::reflection_v1alpha(listed)?);
+    let router = Server::builder()
+        // Finds clients that vanished without closing, so their streams end.
+        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+        .layer(GrpcServerLayer::new(component, methods))
+        .add_routes(routes.routes());
+    Ok(async move {
+        router
+            .serve_with_incoming_shutdown(
+                // Nagle would hold a multi-segment response until the client's delayed
+                // ACK (~40 ms): gRPC frames are written whole, so send them at once.
+                TcpIncoming::from(listener).with_nodelay(Some(true)),
+                stop.cancelled_owned(),
+            )
+            .await
+            .map_err(|source| AppError::Serve {
+                listener: component,
+                source,
+            })?;
+        Ok(component)
+    })
+}
+
+/// The gRPC services of every hosted target, in one router.
+pub(super) fn service_routes(
+    targets: &Targets,
+    domains: &Domains,
+    drain: &CancellationToken,
+) -> Routes {
+    let mut routes = Routes::builder();
+    for service in &targets.services {
+        match service {
+            ServiceTarget::Integration => {
+                if let Some(dashboard) = &domains.dashboard {
+                    routes.add_service(DashboardServiceServer::new(rpc::DashboardRpc::new(
+                        dashboard.clone(),
+                        drain.clone(),
+                        domains.instance.clone(),
+                    )));
+                }
+                routes.add_service(ComplianceServiceServer::new(rpc::ComplianceRpc));
+            }
+            ServiceTarget::Reasoning => {
+                routes.add_service(ReasoningServiceServer::new(rpc::ReasoningRpc));
+            }
+            ServiceTarget::Memory => {
+                routes.add_service(MemoryServiceServer::new(rpc::MemoryRpc));
+            }
+            ServiceTarget::Sync => {
+                routes.add_service(SyncServiceServer::new(rpc::SyncRpc));
+            }
+        }
+    }
+    routes.routes()
+}
+
+/// Every public service, routed in-process when this process hosts it, else remotely.
+pub(super) fn gateway_routes(
+    config: &Config,
+    targets: &Targets,
+    service_routes: &Routes,
+    methods: &MethodNames,
+) -> Result<GatewayRoutes, AppError> {
+    // In-process calls still cross a service boundary: the services' own telemetry
+    // layer sees them, exactly as it would over the network.
+    let services = GrpcServerLayer::new("services", methods.clone()).layer(service_routes.clone());
+    let in_process = vibe_gateway::in_process(
+        ServiceExt::<http::Request<tonic::body::Body>>::map_response(services, |response| {
+            response.map(tonic::body::Body::new)
+        }),
+    );
+    let mut routes = GatewayRoutes::default();
+    for service in ServiceTarget::ALL {
+        let upstream = if targets.hosts(service) {
+            in_process.clone()
+        } else {
+            RemoteUpstream {
+                address: config.upstreams.address(service).to_owned(),
+                connect_timeout: config.upstreams.connect_timeout,
+            }
+            .into_upstream()?
+        };
+        for name in service.grpc_services() {
+            routes = routes.route(name, upstream.clone());
+        }
+    }
+    Ok(routes)
+}
