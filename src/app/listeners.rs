@@ -18,7 +18,6 @@ use super::{AppError, ServerResult};
 use crate::config::Config;
 use crate::descriptors;
 use crate::proto::integration::v1::compliance_service_server::ComplianceServiceServer;
-use crate::proto::integration::v1::dashboard_service_server::DashboardServiceServer;
 use crate::proto::memory::v1::memory_service_server::MemoryServiceServer;
 use crate::proto::reasoning::v1::reasoning_service_server::ReasoningServiceServer;
 use crate::proto::sync::v1::sync_service_server::SyncServiceServer;
@@ -78,7 +77,7 @@ pub(super) fn service_routes(
         match service {
             ServiceTarget::Integration => {
                 if let Some(dashboard) = &domains.dashboard {
-                    routes.add_service(DashboardServiceServer::new(rpc::DashboardRpc::new(
+                    routes.add_service(rpc::DashboardServer::new(rpc::DashboardRpc::new(
                         dashboard.clone(),
                         drain.clone(),
                         domains.instance.clone(),

@@ -34,6 +34,10 @@ impl DashboardRpc {
         }
     }
 
+    pub(super) fn dashboard(&self) -> &Dashboard {
+        &self.dashboard
+    }
+
     fn currency(&self) -> &str {
         &self.dashboard.store().currency
     }
@@ -79,7 +83,7 @@ impl DashboardRpc {
         }
     }
 
-    fn dashboard_message(
+    pub(super) fn dashboard_message(
         &self,
         snapshot: &DashboardSnapshot,
     ) -> crate::proto::integration::v1::Dashboard {
@@ -112,7 +116,10 @@ impl DashboardRpc {
     }
 
     /// The dashboard's freshness reports the snapshot's own as-of: every window ends there.
-    fn dashboard_freshness(&self, served: &Served<DashboardSnapshot>) -> Option<Freshness> {
+    pub(super) fn dashboard_freshness(
+        &self,
+        served: &Served<DashboardSnapshot>,
+    ) -> Option<Freshness> {
         let mut freshness = self.freshness(served, None)?;
         freshness.as_of = wire::timestamp(served.value.as_of);
         Some(freshness)
@@ -203,6 +210,8 @@ fn counters(stats: &[&CacheStats]) -> CacheCounters {
 
 #[tonic::async_trait]
 impl DashboardService for DashboardRpc {
+    /// On the wire, [`super::DashboardServer`] answers this method from pre-encoded bytes
+    /// of the same message; this is the plain form of that answer.
     async fn get_dashboard(
         &self,
         _: Request<GetDashboardRequest>,

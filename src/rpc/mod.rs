@@ -4,6 +4,7 @@
 
 mod compliance;
 mod dashboard;
+mod dashboard_server;
 mod memory;
 mod reasoning;
 mod sync;
@@ -11,6 +12,7 @@ mod wire;
 
 pub use compliance::ComplianceRpc;
 pub use dashboard::DashboardRpc;
+pub use dashboard_server::DashboardServer;
 pub use memory::MemoryRpc;
 pub use reasoning::ReasoningRpc;
 pub use sync::SyncRpc;

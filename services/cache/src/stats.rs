@@ -58,6 +58,24 @@ pub(crate) enum RequestResult {
 }
 
 impl RequestResult {
+    const ALL: [Self; 5] = [
+        Self::Hit(Freshness::Fresh),
+        Self::Hit(Freshness::Stale),
+        Self::Hit(Freshness::StaleOnError),
+        Self::Miss,
+        Self::Error,
+    ];
+
+    fn index(self) -> usize {
+        match self {
+            Self::Hit(Freshness::Fresh) => 0,
+            Self::Hit(Freshness::Stale) => 1,
+            Self::Hit(Freshness::StaleOnError) => 2,
+            Self::Miss => 3,
+            Self::Error => 4,
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             Self::Hit(freshness) => freshness.as_str(),
@@ -89,6 +107,9 @@ const LATENCY_BUCKETS: [Duration; 16] = [
 
 pub(crate) struct Stats {
     name: &'static str,
+    /// `vibe_cache_requests_total` per result, registered once: a lookup by labels on
+    /// every request would cost more than the cache hit it counts.
+    requests: [metrics::Counter; RequestResult::ALL.len()],
     since: SystemTime,
     hits_fresh: AtomicU64,
     hits_stale: AtomicU64,
@@ -109,6 +130,9 @@ impl Stats {
         describe_metrics();
         Self {
             name,
+            requests: RequestResult::ALL.map(|result| {
+                metrics::counter!("vibe_cache_requests_total", "cache" => name, "result" => result.label())
+            }),
             since: SystemTime::now(),
             hits_fresh: AtomicU64::new(0),
             hits_stale: AtomicU64::new(0),
@@ -134,8 +158,7 @@ impl Stats {
             RequestResult::Error => &self.unavailable,
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("vibe_cache_requests_total", "cache" => self.name, "result" => result.label())
-            .increment(1);
+        self.requests[result.index()].increment(1);
     }
 
     pub fn coalesced_wait(&self) {

@@ -1,10 +1,10 @@
 //! Server-side gRPC telemetry: one span per call (parented on the caller's W3C context)
 //! and RED metrics in the go-grpc-prometheus naming that dashboards already know.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
@@ -34,17 +34,70 @@ impl MethodNames {
     pub fn new(paths: impl IntoIterator<Item = String>) -> Self {
         Self(Arc::new(paths.into_iter().collect()))
     }
+}
 
-    fn labels(&self, component: &'static str, path: &str) -> Vec<Label> {
-        let (service, method) = match path.strip_prefix('/').and_then(|p| p.split_once('/')) {
-            Some((service, method)) if self.0.contains(path) => (service, method),
-            _ => ("unknown", "unknown"),
-        };
-        vec![
+/// One method's metric handles, registered when the layer is built: a lookup by labels
+/// on every call would cost more than many of the calls it measures.
+#[derive(Debug)]
+struct MethodMetrics {
+    labels: Vec<Label>,
+    started: metrics::Counter,
+    handling: metrics::Histogram,
+    /// `grpc_server_handled_total` per status code, registered on first use.
+    handled: [OnceLock<metrics::Counter>; 17],
+}
+
+impl MethodMetrics {
+    fn new(component: &'static str, service: &str, method: &str) -> Self {
+        let labels = vec![
             Label::new("component", component),
             Label::new("grpc_service", service.to_owned()),
             Label::new("grpc_method", method.to_owned()),
-        ]
+        ];
+        Self {
+            started: metrics::counter!(STARTED, labels.iter()),
+            handling: metrics::histogram!(HANDLING_SECONDS, labels.iter()),
+            handled: std::array::from_fn(|_| OnceLock::new()),
+            labels,
+        }
+    }
+
+    fn handled(&self, code: tonic::Code) -> &metrics::Counter {
+        let index = usize::try_from(i32::from(code)).unwrap_or(0) % self.handled.len();
+        self.handled[index].get_or_init(|| {
+            let mut labels = self.labels.clone();
+            labels.push(Label::new("grpc_code", format!("{code:?}")));
+            metrics::counter!(HANDLED, labels.iter())
+        })
+    }
+}
+
+/// The handles of every known method, and of `unknown`.
+#[derive(Debug)]
+struct Registered {
+    methods: HashMap<String, Arc<MethodMetrics>>,
+    unknown: Arc<MethodMetrics>,
+}
+
+impl Registered {
+    fn new(component: &'static str, names: &MethodNames) -> Self {
+        let methods = names
+            .0
+            .iter()
+            .filter_map(|path| {
+                let (service, method) = path.strip_prefix('/')?.split_once('/')?;
+                let metrics = MethodMetrics::new(component, service, method);
+                Some((path.clone(), Arc::new(metrics)))
+            })
+            .collect();
+        Self {
+            methods,
+            unknown: Arc::new(MethodMetrics::new(component, "unknown", "unknown")),
+        }
+    }
+
+    fn of(&self, path: &str) -> Arc<MethodMetrics> {
+        Arc::clone(self.methods.get(path).unwrap_or(&self.unknown))
     }
 }
 
@@ -52,14 +105,17 @@ impl MethodNames {
 #[derive(Debug, Clone)]
 pub struct GrpcServerLayer {
     component: &'static str,
-    methods: MethodNames,
+    metrics: Arc<Registered>,
 }
 
 impl GrpcServerLayer {
     /// `component` labels the metrics (`gateway` or `services`), so one process hosting
     /// both listeners reports each hop separately.
     pub fn new(component: &'static str, methods: MethodNames) -> Self {
-        Self { component, methods }
+        Self {
+            component,
+            metrics: Arc::new(Registered::new(component, &methods)),
+        }
     }
 }
 
@@ -96,7 +152,7 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let path = request.uri().path();
-        let labels = self.layer.methods.labels(self.layer.component, path);
+        let metrics = self.layer.metrics.of(path);
         let span = tracing::info_span!(
             "grpc.server",
             otel.name = %path.trim_start_matches('/'),
@@ -107,12 +163,12 @@ where
         );
         // An unparsable or missing traceparent starts a new trace; nothing to report.
         let _ = span.set_parent(extract_context(request.headers()));
-        metrics::counter!(STARTED, labels.iter()).increment(1);
+        metrics.started.increment(1);
         let inner = span.in_scope(|| self.inner.call(request));
         ResponseFuture {
             inner,
             call: Some(Call {
-                labels,
+                metrics,
                 span,
                 start: Instant::now(),
                 finished: false,
@@ -123,7 +179,7 @@ where
 
 /// One call being observed; records its outcome exactly once, also when dropped early.
 struct Call {
-    labels: Vec<Label>,
+    metrics: Arc<MethodMetrics>,
     span: Span,
     start: Instant,
     finished: bool,
@@ -134,12 +190,10 @@ impl Call {
         if std::mem::replace(&mut self.finished, true) {
             return;
         }
-        let code_name = format!("{code:?}");
         self.span.record("rpc.grpc.status_code", i32::from(code));
-        let mut labels = self.labels.clone();
-        labels.push(Label::new("grpc_code", code_name));
-        metrics::counter!(HANDLED, labels.iter()).increment(1);
-        metrics::histogram!(HANDLING_SECONDS, self.labels.iter())
+        self.metrics.handled(code).increment(1);
+        self.metrics
+            .handling
             .record(self.start.elapsed().as_secs_f64());
     }
 
