@@ -1,10 +1,15 @@
 //! Cached `GetDashboard` against the health `Check`, over gRPC on the same server, in
 //! the same run: the ratio says what the dashboard path costs beyond the bare transport.
 //!
+//! Measured on both listeners of one `vibe up`-like process: the gateway (the edge, where
+//! `GetDashboard` crosses to the integration service in-process, through a second
+//! telemetry layer as a network hop would) and the services listener (both calls served
+//! by the same router).
+//!
 //! Client and server share the machine's cores, so the client's own work counts against
 //! the server. Two client modes show how much: `decoded` (the generated clients, which
-//! decode every response into structs) and `raw` (frames read as bytes, the way a proxy
-//! or a browser's grpc-web client in another process costs this machine nothing).
+//! decode every response into structs) and `raw` (responses kept as bytes: the decoding a
+//! real client does on its own machine leaves the measurement).
 //!
 //! `cargo bench --profile release --bench grpc` — prints requests/s and latency for both
 //! calls in both modes, and the ratios.
@@ -180,6 +185,32 @@ async fn channels(addr: SocketAddr) -> Vec<Channel> {
     channels
 }
 
+/// Alternating rounds of `Check` and `GetDashboard`, and their median ratio.
+async fn run_mode(channels: &[Channel], mode: Mode) {
+    let name = if mode == Mode::Raw { "raw" } else { "decoded" };
+    load(channels, mode, Call::GetDashboard, WARMUP).await;
+    load(channels, mode, Call::HealthCheck, WARMUP).await;
+    println!("client mode: {name}");
+    println!("{:<14} {:>10} {:>10} {:>10}", "call", "req/s", "p50", "p99");
+    let mut ratios = Vec::new();
+    for _ in 0..ROUNDS {
+        let health = load(channels, mode, Call::HealthCheck, PHASE).await;
+        let dashboard = load(channels, mode, Call::GetDashboard, PHASE).await;
+        for (call, phase) in [("Health/Check", &health), ("GetDashboard", &dashboard)] {
+            println!(
+                "{call:<14} {:>10.0} {:>10.2?} {:>10.2?}",
+                phase.per_second, phase.p50, phase.p99
+            );
+        }
+        ratios.push(dashboard.per_second / health.per_second);
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "ratio GetDashboard / Check, {name} client (median of {ROUNDS} rounds): {:.2} (goal >= 0.80)",
+        ratios[ROUNDS / 2]
+    );
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -201,44 +232,27 @@ fn main() {
         config.cache.error_for = Duration::from_secs(600);
         app::seed_demo(&config).await.unwrap();
         let running = app::start(&config, &Targets::all()).await.unwrap();
-        let addr = running.gateway_addr.unwrap();
-        let channels = channels(addr).await;
-
-        // Check once that the dashboard path answers a real dashboard.
-        let first = DashboardServiceClient::new(channels[0].clone())
-            .get_dashboard(GetDashboardRequest {})
-            .await
-            .unwrap()
-            .into_inner();
-        assert!(first.dashboard.unwrap().calendar_year_to_date.unwrap().transactions > 0);
-        let size = raw_call(channels[0].clone(), Call::GetDashboard).await.len();
-        println!(
-            "{CONNECTIONS} connections, {IN_FLIGHT} calls in flight, {} s per phase, through the gateway listener; GetDashboard response {size} bytes",
-            PHASE.as_secs()
-        );
-        for mode in [Mode::Decoded, Mode::Raw] {
-            let name = if mode == Mode::Raw { "raw" } else { "decoded" };
-            load(&channels, mode, Call::GetDashboard, WARMUP).await;
-            load(&channels, mode, Call::HealthCheck, WARMUP).await;
-            println!("client mode: {name}");
-            println!("{:<14} {:>10} {:>10} {:>10}", "call", "req/s", "p50", "p99");
-            let mut ratios = Vec::new();
-            for _ in 0..ROUNDS {
-                let health = load(&channels, mode, Call::HealthCheck, PHASE).await;
-                let dashboard = load(&channels, mode, Call::GetDashboard, PHASE).await;
-                for (call, phase) in [("Health/Check", &health), ("GetDashboard", &dashboard)] {
-                    println!(
-                        "{call:<14} {:>10.0} {:>10.2?} {:>10.2?}",
-                        phase.per_second, phase.p50, phase.p99
-                    );
-                }
-                ratios.push(dashboard.per_second / health.per_second);
-            }
-            ratios.sort_by(f64::total_cmp);
+        let listeners = [
+            ("gateway (the edge; GetDashboard crosses to the service in-process)", running.gateway_addr.unwrap()),
+            ("services (the integration service's own listener)", running.grpc_addr.unwrap()),
+        ];
+        for (listener, addr) in listeners {
+            let channels = channels(addr).await;
+            // Check once that the dashboard path answers a real dashboard.
+            let first = DashboardServiceClient::new(channels[0].clone())
+                .get_dashboard(GetDashboardRequest {})
+                .await
+                .unwrap()
+                .into_inner();
+            assert!(first.dashboard.unwrap().calendar_year_to_date.unwrap().transactions > 0);
+            let size = raw_call(channels[0].clone(), Call::GetDashboard).await.len();
             println!(
-                "ratio GetDashboard / Check, {name} client (median of {ROUNDS} rounds): {:.2} (goal >= 0.80)",
-                ratios[ROUNDS / 2]
+                "\nlistener: {listener}; {CONNECTIONS} connections, {IN_FLIGHT} calls in flight, {} s per phase; GetDashboard response {size} bytes",
+                PHASE.as_secs()
             );
+            for mode in [Mode::Decoded, Mode::Raw] {
+                run_mode(&channels, mode).await;
+            }
         }
         running.shutdown().await.unwrap();
     });

@@ -192,6 +192,25 @@ fn a_missing_secret_exits_2_and_secrets_are_never_printed() {
     assert!(!stdout.contains("hunter2"), "{stdout}");
 }
 
+#[test]
+fn probe_fails_with_one_clear_line_when_nothing_listens() {
+    // A port that was free a moment ago: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let probe = run(&["probe", "--addr", &addr, "--timeout", "2s"], &[]);
+    let stderr = String::from_utf8_lossy(&probe.stderr);
+    assert_eq!(probe.status.code(), Some(1), "stderr: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.starts_with(&format!("vibe probe: cannot connect to {addr}")),
+        "names what failed: {stderr}"
+    );
+}
+
 #[tokio::test]
 async fn up_serves_every_service_and_exits_0_on_sigterm() {
     let data = tempfile::tempdir().unwrap();
