@@ -30,7 +30,7 @@ RUN install -d /out/etc/vibe \
       > /out/etc/vibe/vibe.toml \
  && chmod 0444 /out/etc/vibe/vibe.toml
 COPY . .
-# The DuckDB C++ build takes ~40 min on 2 cores: keep the registry and target dirs in
+# The DuckDB C++ build takes ~20-30 min on 2 cores: keep the registry and target dirs in
 # BuildKit caches so a rebuild only recompiles what changed.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \
