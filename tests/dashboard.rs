@@ -15,7 +15,7 @@ use vibe::app;
 use vibe::proto::integration::v1::dashboard_service_client::DashboardServiceClient;
 use vibe::proto::integration::v1::{
     DateRange, GetDashboardRequest, GetHistoryRequest, ListTopProductsRequest, MonthRange,
-    TopProductsOrder, WindowSummary, get_history_request, history_point,
+    TopProduct, TopProductsOrder, WindowSummary, get_history_request, history_point,
 };
 use vibe::proto::r#type::v1::{Date, YearMonth};
 use vibe::targets::{Target, Targets};
@@ -123,6 +123,20 @@ impl Rows {
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)).then(a.0.cmp(&b.0)));
         (ranked, total)
     }
+}
+
+/// (product id, revenue cents, units) of each product, as answered.
+fn sellers(products: &[TopProduct]) -> Vec<(String, i64, i64)> {
+    products
+        .iter()
+        .map(|p| {
+            (
+                p.product_id.clone(),
+                p.revenue.as_ref().unwrap().amount_cents,
+                p.units,
+            )
+        })
+        .collect()
 }
 
 fn average(revenue: i64, transactions: i64) -> i64 {
@@ -364,17 +378,7 @@ async fn every_figure_matches_an_independent_computation() {
 
     // Top sellers by revenue over the last 7 calendar days.
     let (ranked, total) = rows.top_products(local_midnight(today - Days::new(6)), end);
-    let got: Vec<(String, i64, i64)> = dashboard
-        .top_sellers_last_7_calendar_days
-        .iter()
-        .map(|p| {
-            (
-                p.product_id.clone(),
-                p.revenue.as_ref().unwrap().amount_cents,
-                p.units,
-            )
-        })
-        .collect();
+    let got = sellers(&dashboard.top_sellers_last_7_calendar_days);
     assert_eq!(
         got,
         ranked.iter().take(10).cloned().collect::<Vec<_>>(),
@@ -467,17 +471,7 @@ async fn every_figure_matches_an_independent_computation() {
         .into_inner();
     let (mut ranked, total) = rows.top_products(local_midnight(window_first), Utc::now());
     ranked.sort_by(|a, b| b.2.cmp(&a.2).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0)));
-    let got: Vec<(String, i64, i64)> = top
-        .products
-        .iter()
-        .map(|p| {
-            (
-                p.product_id.clone(),
-                p.revenue.as_ref().unwrap().amount_cents,
-                p.units,
-            )
-        })
-        .collect();
+    let got = sellers(&top.products);
     assert_eq!(
         got,
         ranked.into_iter().take(5).collect::<Vec<_>>(),

@@ -7,6 +7,7 @@ use gcp_bigquery_client::model::table_row::TableRow;
 use vibe_warehouse::record::{Decoder, Record};
 use vibe_warehouse::schema::{
     CATALOG_ITEMS, LINE_ITEMS, ORDERS, PAYMENTS, catalog_page_sql, newest_rows_sql,
+    top_products_ranking,
 };
 use vibe_warehouse::{
     AuditEvent, CatalogItem, DailySales, LineItemTotals, MonthlySales, Payment, ProductCursor,
@@ -186,10 +187,7 @@ pub(crate) async fn top_products(
     order: TopProductsOrder,
     limit: u32,
 ) -> Result<Vec<TopProduct>> {
-    let ranking = match order {
-        TopProductsOrder::Revenue => "revenue DESC, units DESC, product_id",
-        TopProductsOrder::Units => "units DESC, revenue DESC, product_id",
-    };
+    let ranking = top_products_ranking(order);
     let latest = |column: &str| {
         format!(
             "ARRAY_AGG({column} ORDER BY created_at DESC, order_id DESC, line_number DESC \

@@ -6,6 +6,7 @@ use duckdb::{Connection, Row, params_from_iter};
 use vibe_warehouse::record::Record;
 use vibe_warehouse::schema::{
     CATALOG_ITEMS, LINE_ITEMS, ORDERS, PAYMENTS, catalog_page_sql, newest_rows_sql,
+    top_products_ranking,
 };
 use vibe_warehouse::{
     AuditEvent, CatalogItem, DailySales, LineItemTotals, MonthlySales, Payment, ProductCursor,
@@ -174,10 +175,7 @@ pub(crate) fn top_products(
     order: TopProductsOrder,
     limit: u32,
 ) -> Result<Vec<TopProduct>> {
-    let ranking = match order {
-        TopProductsOrder::Revenue => "revenue DESC, units DESC, product_id",
-        TopProductsOrder::Units => "units DESC, revenue DESC, product_id",
-    };
+    let ranking = top_products_ranking(order);
     let latest = "ORDER BY created_at DESC, order_id DESC, line_number DESC";
     let sql = format!(
         "SELECT product_id, first(product_name {latest}), first(category {latest}), \

@@ -298,6 +298,15 @@ pub fn newest_rows_sql(
     )
 }
 
+/// The `ORDER BY` of a top-products query over the `revenue` and `units` aggregates;
+/// ties fall to the product id, so both backends rank alike.
+pub fn top_products_ranking(order: crate::TopProductsOrder) -> &'static str {
+    match order {
+        crate::TopProductsOrder::Revenue => "revenue DESC, units DESC, product_id",
+        crate::TopProductsOrder::Units => "units DESC, revenue DESC, product_id",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
