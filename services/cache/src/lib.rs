@@ -20,7 +20,6 @@
 //! other replicas clear their in-process layer on a pub/sub message, and a replica
 //! that missed the message notices the new generation on its next Redis read.
 
-mod breaker;
 mod cache;
 mod entry;
 mod error;

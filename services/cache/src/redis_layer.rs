@@ -22,8 +22,8 @@ use fred::bytes::Bytes;
 use fred::prelude::*;
 use vibe_redis::Redis;
 
-use crate::breaker::Breaker;
 use crate::stats::RedisLayerStats;
+use vibe_redis::Breaker;
 
 /// Reads the generation and, under it, the entry, the lock holder and the failure
 /// marker of one key in one round trip (no window between reading the generation and
@@ -90,6 +90,7 @@ pub(crate) struct FailureMarker {
 }
 
 pub(crate) struct RedisLayer {
+    cache: &'static str,
     redis: Redis,
     prefix: String,
     breaker: Breaker,
@@ -101,9 +102,10 @@ pub(crate) struct RedisLayer {
 impl RedisLayer {
     pub fn new(cache: &'static str, redis: Redis) -> Self {
         Self {
+            cache,
             redis,
             prefix: format!("vibe:cache:{{{cache}}}"),
-            breaker: Breaker::new(cache),
+            breaker: Breaker::new(cache, "serving from the in-process cache layer"),
             last_generation: AtomicU64::new(UNSEEN),
         }
     }
@@ -151,6 +153,7 @@ impl RedisLayer {
                 Some(value)
             }
             Err(error) => {
+                crate::stats::redis_error(self.cache);
                 self.breaker.failed(operation, &error);
                 None
             }

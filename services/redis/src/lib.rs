@@ -4,10 +4,14 @@
 //! with bounded backoff; every command has a timeout, so a dead Redis costs a caller at
 //! most `command_timeout`, never a hang. Callers decide what to do when Redis is down.
 
+mod breaker;
+
 use std::time::Duration;
 
 use fred::prelude::*;
 use secrecy::{ExposeSecret, SecretString};
+
+pub use breaker::{Breaker, SKIP_AFTER_ERROR};
 
 /// Where Redis is and how to talk to it.
 #[derive(Debug, Clone)]

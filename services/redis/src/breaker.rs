@@ -1,16 +1,20 @@
-//! A small circuit breaker for the Redis layer: after an error, skip Redis for a while
-//! instead of making every request pay the command timeout.
+//! A small circuit breaker for callers that can carry on without Redis (the cache's shared
+//! layer, the global rate limiter): after an error, skip Redis for a while instead of
+//! making every request pay the command timeout.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// How long Redis is skipped after an error. Short, because the layer is an
-/// optimisation: a recovered Redis should be used again within a second or two.
-pub(crate) const SKIP_AFTER_ERROR: Duration = Duration::from_secs(1);
+/// How long Redis is skipped after an error. Short: a recovered Redis should be used
+/// again within a second or two.
+pub const SKIP_AFTER_ERROR: Duration = Duration::from_secs(1);
 
-pub(crate) struct Breaker {
-    cache: &'static str,
+/// Skips Redis for [`SKIP_AFTER_ERROR`] after a failed command; logs each change of state
+/// once, naming the user and what it does meanwhile.
+pub struct Breaker {
+    user: &'static str,
+    fallback: &'static str,
     state: Mutex<State>,
     errors: AtomicU64,
 }
@@ -21,9 +25,12 @@ struct State {
 }
 
 impl Breaker {
-    pub fn new(cache: &'static str) -> Self {
+    /// `user` names the caller in logs (e.g. `cache:dashboard`); `fallback` says what it
+    /// does while Redis is skipped (e.g. "serving from the in-process layer").
+    pub fn new(user: &'static str, fallback: &'static str) -> Self {
         Self {
-            cache,
+            user,
+            fallback,
             state: Mutex::new(State {
                 healthy: true,
                 skip_until: None,
@@ -62,27 +69,27 @@ impl Breaker {
         state.skip_until = None;
         if !state.healthy {
             state.healthy = true;
-            tracing::info!(cache = self.cache, "redis cache layer is available again");
+            tracing::info!(user = self.user, "redis is available again");
         }
     }
 
     pub fn failed(&self, operation: &'static str, error: &fred::error::Error) {
         self.errors.fetch_add(1, Ordering::Relaxed);
-        crate::stats::redis_error(self.cache);
         let mut state = self.state();
         state.skip_until = Some(Instant::now() + SKIP_AFTER_ERROR);
         if state.healthy {
             state.healthy = false;
             // Logged once per state change, not per failed command.
             tracing::warn!(
-                cache = self.cache,
+                user = self.user,
                 operation,
                 error = %error,
                 skip_for = ?SKIP_AFTER_ERROR,
-                "redis cache layer failed, serving from the in-process layer"
+                fallback = self.fallback,
+                "redis failed"
             );
         } else {
-            tracing::debug!(cache = self.cache, operation, error = %error, "redis cache layer still failing");
+            tracing::debug!(user = self.user, operation, error = %error, "redis still failing");
         }
     }
 
@@ -101,7 +108,7 @@ mod tests {
 
     #[test]
     fn an_error_opens_and_a_success_closes() {
-        let breaker = Breaker::new("test");
+        let breaker = Breaker::new("test", "testing");
         assert!(breaker.allows() && breaker.healthy());
         let error = fred::error::Error::new(fred::error::ErrorKind::Timeout, "timed out");
         breaker.failed("read", &error);
@@ -114,7 +121,7 @@ mod tests {
 
     #[test]
     fn after_the_pause_one_caller_probes() {
-        let breaker = Breaker::new("test");
+        let breaker = Breaker::new("test", "testing");
         let error = fred::error::Error::new(fred::error::ErrorKind::Timeout, "timed out");
         breaker.failed("read", &error);
         // Pretend the pause is over.
