@@ -11,32 +11,39 @@
 //! decode every response into structs) and `raw` (responses kept as bytes: the decoding a
 //! real client does on its own machine leaves the measurement).
 //!
+//! Every call carries a staff bearer token (the gateway requires one on every non-health
+//! call; the services listener ignores it), and the staff rate limit is raised far above
+//! what the run can reach, so no call is refused.
+//!
 //! `cargo bench --profile release --bench grpc` — prints requests/s and latency for both
 //! calls in both modes, and the ratios.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark that cannot start should stop
 
-use std::net::SocketAddr;
+mod mesh_client;
+
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, BufMut, Bytes};
+use bytes::Bytes;
 use http::uri::PathAndQuery;
 use prost::Message;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
-use vibe::app;
-use vibe::config::Config;
 use vibe::proto::integration::v1::GetDashboardRequest;
 use vibe::proto::integration::v1::dashboard_service_client::DashboardServiceClient;
-use vibe::targets::Targets;
+
+use mesh_client::{RawCodec, authorized};
 
 const CONNECTIONS: usize = 4;
 const IN_FLIGHT: usize = 64;
 const WARMUP: Duration = Duration::from_secs(1);
 const PHASE: Duration = Duration::from_secs(5);
 const ROUNDS: usize = 3;
+
+/// Far above what the run can reach, so no call is refused; the most the config accepts.
+const STAFF_PER_MINUTE: u32 = 60_000_000;
 
 #[derive(Clone, Copy)]
 enum Call {
@@ -50,45 +57,7 @@ enum Mode {
     Raw,
 }
 
-/// Sends pre-encoded requests and keeps responses as bytes.
-#[derive(Clone, Copy, Default)]
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
-
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
-        dst.put(item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
-    }
-}
-
-async fn raw_call(channel: Channel, call: Call) -> Bytes {
+async fn raw_call(channel: Channel, call: Call, bearer: &MetadataValue<Ascii>) -> Bytes {
     let (path, request) = match call {
         Call::HealthCheck => (
             "/grpc.health.v1.Health/Check",
@@ -105,7 +74,7 @@ async fn raw_call(channel: Channel, call: Call) -> Bytes {
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready().await.expect("channel ready");
     grpc.unary(
-        tonic::Request::new(Bytes::from(request)),
+        authorized(Bytes::from(request), bearer),
         PathAndQuery::from_static(path),
         RawCodec,
     )
@@ -120,11 +89,18 @@ struct Phase {
     p99: Duration,
 }
 
-async fn load(channels: &[Channel], mode: Mode, call: Call, duration: Duration) -> Phase {
+async fn load(
+    channels: &[Channel],
+    bearer: &MetadataValue<Ascii>,
+    mode: Mode,
+    call: Call,
+    duration: Duration,
+) -> Phase {
     let deadline = Instant::now() + duration;
     let mut tasks = Vec::new();
     for worker in 0..IN_FLIGHT {
         let channel = channels[worker % channels.len()].clone();
+        let bearer = bearer.clone();
         tasks.push(tokio::spawn(async move {
             let raw = channel.clone();
             let mut health = HealthClient::new(channel.clone());
@@ -133,22 +109,25 @@ async fn load(channels: &[Channel], mode: Mode, call: Call, duration: Duration) 
             while Instant::now() < deadline {
                 let started = Instant::now();
                 if mode == Mode::Raw {
-                    raw_call(raw.clone(), call).await;
+                    raw_call(raw.clone(), call, &bearer).await;
                     latencies.push(started.elapsed());
                     continue;
                 }
                 match call {
                     Call::HealthCheck => {
                         health
-                            .check(HealthCheckRequest {
-                                service: String::new(),
-                            })
+                            .check(authorized(
+                                HealthCheckRequest {
+                                    service: String::new(),
+                                },
+                                &bearer,
+                            ))
                             .await
                             .expect("health check");
                     }
                     Call::GetDashboard => {
                         dashboard
-                            .get_dashboard(GetDashboardRequest {})
+                            .get_dashboard(authorized(GetDashboardRequest {}, &bearer))
                             .await
                             .expect("get dashboard");
                     }
@@ -171,31 +150,17 @@ async fn load(channels: &[Channel], mode: Mode, call: Call, duration: Duration) 
     }
 }
 
-async fn channels(addr: SocketAddr) -> Vec<Channel> {
-    let mut channels = Vec::new();
-    for _ in 0..CONNECTIONS {
-        channels.push(
-            Channel::from_shared(format!("http://{addr}"))
-                .unwrap()
-                .connect()
-                .await
-                .unwrap(),
-        );
-    }
-    channels
-}
-
 /// Alternating rounds of `Check` and `GetDashboard`, and their median ratio.
-async fn run_mode(channels: &[Channel], mode: Mode) {
+async fn run_mode(channels: &[Channel], bearer: &MetadataValue<Ascii>, mode: Mode) {
     let name = if mode == Mode::Raw { "raw" } else { "decoded" };
-    load(channels, mode, Call::GetDashboard, WARMUP).await;
-    load(channels, mode, Call::HealthCheck, WARMUP).await;
+    load(channels, bearer, mode, Call::GetDashboard, WARMUP).await;
+    load(channels, bearer, mode, Call::HealthCheck, WARMUP).await;
     println!("client mode: {name}");
     println!("{:<14} {:>10} {:>10} {:>10}", "call", "req/s", "p50", "p99");
     let mut ratios = Vec::new();
     for _ in 0..ROUNDS {
-        let health = load(channels, mode, Call::HealthCheck, PHASE).await;
-        let dashboard = load(channels, mode, Call::GetDashboard, PHASE).await;
+        let health = load(channels, bearer, mode, Call::HealthCheck, PHASE).await;
+        let dashboard = load(channels, bearer, mode, Call::GetDashboard, PHASE).await;
         for (call, phase) in [("Health/Check", &health), ("GetDashboard", &dashboard)] {
             println!(
                 "{call:<14} {:>10.0} {:>10.2?} {:>10.2?}",
@@ -218,40 +183,25 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::default();
-        let any = SocketAddr::from(([127, 0, 0, 1], 0));
-        config.listen.gateway = any;
-        config.listen.grpc = any;
-        config.listen.metrics = any;
-        config.warehouse.duckdb.path = dir.path().join("bench.duckdb");
-        config.demo.payments = 50_000;
-        config.demo.days = 120;
-        // Stay fresh for the whole run: this measures the cached path.
-        config.cache.fresh_for = Duration::from_secs(600);
-        config.cache.stale_for = Duration::from_secs(600);
-        config.cache.error_for = Duration::from_secs(600);
-        app::seed_demo(&config).await.unwrap();
-        let running = app::start(&config, &Targets::all()).await.unwrap();
+        // The gateway checks a token on every call; limit staff far above the run's rate.
+        let config = mesh_client::config(dir.path(), STAFF_PER_MINUTE);
+        let bearer = mesh_client::staff_bearer();
+        let running = mesh_client::start(&config).await;
         let listeners = [
             ("gateway (the edge; GetDashboard crosses to the service in-process)", running.gateway_addr.unwrap()),
             ("services (the integration service's own listener)", running.grpc_addr.unwrap()),
         ];
         for (listener, addr) in listeners {
-            let channels = channels(addr).await;
+            let channels = mesh_client::channels(addr, CONNECTIONS).await;
             // Check once that the dashboard path answers a real dashboard.
-            let first = DashboardServiceClient::new(channels[0].clone())
-                .get_dashboard(GetDashboardRequest {})
-                .await
-                .unwrap()
-                .into_inner();
-            assert!(first.dashboard.unwrap().calendar_year_to_date.unwrap().transactions > 0);
-            let size = raw_call(channels[0].clone(), Call::GetDashboard).await.len();
+            mesh_client::assert_dashboard(channels[0].clone(), &bearer).await;
+            let size = raw_call(channels[0].clone(), Call::GetDashboard, &bearer).await.len();
             println!(
                 "\nlistener: {listener}; {CONNECTIONS} connections, {IN_FLIGHT} calls in flight, {} s per phase; GetDashboard response {size} bytes",
                 PHASE.as_secs()
             );
             for mode in [Mode::Decoded, Mode::Raw] {
-                run_mode(&channels, mode).await;
+                run_mode(&channels, &bearer, mode).await;
             }
         }
         running.shutdown().await.unwrap();

@@ -33,6 +33,22 @@ pub enum Command {
     Config(ConfigCommand),
     /// Ask a vibe listener's gRPC health service; exit 0 when it is SERVING.
     Probe(ProbeArgs),
+    /// Mints an HS256 token from the configured secret (or `vibe up`'s local one) for
+    /// local use, and prints it.
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The principal (`sub` claim).
+    #[arg(long)]
+    pub sub: String,
+    /// A role: customer, staff, admin or service; repeat for several.
+    #[arg(long = "role", required = true)]
+    pub roles: Vec<String>,
+    /// How long the token is valid, e.g. 1h or 30m.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub ttl: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

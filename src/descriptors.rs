@@ -63,3 +63,86 @@ pub fn reflection_v1alpha(
 > {
     builder(services).build_v1alpha()
 }
+
+/// Every method's access policy, from the `vibe.options.v1.policy` method options of the
+/// compiled contracts. Health is open to every caller; reflection only when `reflection`
+/// is on. Methods without the option get no entry: the gateway denies them.
+pub fn policies(reflection: bool) -> vibe_gateway::Policies {
+    use crate::proto::options::v1 as wire;
+    use vibe_gateway::{MethodPolicy, RateClass, Role};
+
+    let everyone = |streaming: bool| MethodPolicy {
+        roles: vec![
+            Role::Anonymous,
+            Role::Customer,
+            Role::Staff,
+            Role::Admin,
+            Role::Service,
+        ],
+        // Probes and tools poll these; they are cheap and carry no data.
+        rate_class: RateClass::Internal,
+        audited: false,
+        idempotent: true,
+        server_streaming: streaming,
+    };
+    let mut entries = vec![
+        ("/grpc.health.v1.Health/Check".to_owned(), everyone(false)),
+        ("/grpc.health.v1.Health/Watch".to_owned(), everyone(true)),
+    ];
+    if reflection {
+        entries.extend(
+            REFLECTION_METHODS
+                .iter()
+                .map(|path| ((*path).to_owned(), everyone(true))),
+        );
+    }
+    // The set is compiled into this binary and was parsed by build.rs already.
+    let Ok(pool) = DescriptorPool::decode(FILE_DESCRIPTOR_SET) else {
+        return vibe_gateway::Policies::new(entries);
+    };
+    let Some(extension) = pool.get_extension_by_name("vibe.options.v1.policy") else {
+        return vibe_gateway::Policies::new(entries);
+    };
+    for service in pool.services() {
+        for method in service.methods() {
+            let options = method.options();
+            if !options.has_extension(&extension) {
+                continue;
+            }
+            let Some(Ok(policy)) = options
+                .get_extension(&extension)
+                .as_message()
+                .map(|message| message.transcode_to::<wire::MethodPolicy>())
+            else {
+                continue;
+            };
+            let roles = policy
+                .roles()
+                .filter_map(|role| match role {
+                    wire::Role::Anonymous => Some(Role::Anonymous),
+                    wire::Role::Customer => Some(Role::Customer),
+                    wire::Role::Staff => Some(Role::Staff),
+                    wire::Role::Admin => Some(Role::Admin),
+                    wire::Role::Service => Some(Role::Service),
+                    wire::Role::Unspecified => None,
+                })
+                .collect();
+            let rate_class = match policy.rate_class() {
+                wire::RateClass::Reasoning => RateClass::Reasoning,
+                wire::RateClass::Internal => RateClass::Internal,
+                wire::RateClass::Standard | wire::RateClass::Unspecified => RateClass::Standard,
+            };
+            entries.push((
+                format!("/{}/{}", service.full_name(), method.name()),
+                MethodPolicy {
+                    roles,
+                    rate_class,
+                    audited: policy.audited,
+                    idempotent: policy.idempotent,
+                    server_streaming: method.is_server_streaming(),
+                },
+            ));
+        }
+    }
+    vibe_gateway::Policies::new(entries)
+}

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod descriptors;
 pub mod health;
+pub mod local_secret;
 pub mod probe;
 pub mod proto;
 pub mod rpc;

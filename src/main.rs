@@ -32,6 +32,16 @@ fn main() -> ExitCode {
             true,
         ),
         Command::Probe(args) => return probe(args),
+        Command::Token(args) => {
+            return match config::load(&sources(
+                cli.config.clone(),
+                &ListenArgs::default(),
+                &no_seed,
+            )) {
+                Ok(config) => token(config, args),
+                Err(error) => config_error(&error),
+            };
+        }
         Command::Config(ConfigCommand::Check) => {
             return match config::load(&sources(
                 cli.config.clone(),
@@ -46,10 +56,15 @@ fn main() -> ExitCode {
             };
         }
     };
-    let config = match config::load(&sources) {
+    let mut config = match config::load(&sources) {
         Ok(config) => config,
         Err(error) => return config_error(&error),
     };
+    if matches!(cli.command, Command::Up(_))
+        && let Err(error) = vibe::local_secret::apply(&mut config, true)
+    {
+        return config_error(&error);
+    }
     match run(config, targets, demo) {
         Ok(Drain::Complete) => ExitCode::SUCCESS,
         Ok(Drain::DeadlineExceeded) => ExitCode::FAILURE,
@@ -79,6 +94,41 @@ fn probe(args: &vibe::cli::ProbeArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("vibe probe: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn token(mut config: Config, args: &vibe::cli::TokenArgs) -> ExitCode {
+    if let Err(error) = vibe::local_secret::apply(&mut config, false) {
+        return config_error(&error);
+    }
+    for role in &args.roles {
+        if vibe_gateway::Role::from_claim(role).is_none() {
+            eprintln!("vibe token: --role {role:?} is not one of customer, staff, admin, service");
+            return ExitCode::from(2);
+        }
+    }
+    let Some(secret) = config.gateway.auth.hs256_secret.as_ref() else {
+        eprintln!(
+            "vibe token: gateway.auth.hs256_secret is not set: tokens for key pairs come from your identity provider"
+        );
+        return ExitCode::from(2);
+    };
+    let request = vibe_gateway::auth::MintRequest {
+        issuer: config.gateway.auth.issuer.clone(),
+        audience: config.gateway.auth.audience.clone(),
+        subject: args.sub.clone(),
+        roles: args.roles.iter().map(|r| r.to_ascii_lowercase()).collect(),
+        ttl: args.ttl,
+    };
+    match vibe_gateway::auth::mint_hs256(secret.value(), &request) {
+        Ok(token) => {
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("vibe token: {error}");
             ExitCode::FAILURE
         }
     }

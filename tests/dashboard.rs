@@ -293,7 +293,7 @@ async fn every_figure_matches_an_independent_computation() {
         ServingStatus::Serving,
     )
     .await;
-    let mut client = DashboardServiceClient::new(client::channel(addr).await);
+    let mut client = DashboardServiceClient::new(client::staff_channel(addr).await);
 
     // The dashboard: four calendar windows ending at as_of.
     let response = client
@@ -511,7 +511,7 @@ mod input {
             ServingStatus::Serving,
         )
         .await;
-        let mut client = DashboardServiceClient::new(client::channel(addr).await);
+        let mut client = DashboardServiceClient::new(client::staff_channel(addr).await);
         let today = Utc::now().with_timezone(&TZ).date_naive();
         let days = |first: NaiveDate, last: NaiveDate| GetHistoryRequest {
             range: Some(get_history_request::Range::Days(DateRange {
@@ -612,7 +612,7 @@ mod watch {
             ServingStatus::Serving,
         )
         .await;
-        let client = DashboardServiceClient::new(client::channel(addr).await);
+        let client = DashboardServiceClient::new(client::staff_channel(addr).await);
 
         let mut streams = Vec::new();
         for _ in 0..50 {

@@ -46,14 +46,14 @@ async fn all_targets_serve_health_reflection_and_honest_unimplemented() {
     // Through the gateway (in-process upstream) and on the services' own listener: a
     // built RPC answers, an unbuilt one says what is missing.
     for addr in [gateway, grpc] {
-        let mut dashboard = DashboardServiceClient::new(client::channel(addr).await);
+        let mut dashboard = DashboardServiceClient::new(client::staff_channel(addr).await);
         let empty = dashboard
             .get_dashboard(GetDashboardRequest::default())
             .await
             .unwrap()
             .into_inner();
         assert_eq!(empty.dashboard.unwrap().today.unwrap().transactions, 0);
-        let mut reasoning = ReasoningServiceClient::new(client::channel(addr).await);
+        let mut reasoning = ReasoningServiceClient::new(client::staff_channel(addr).await);
         let status = reasoning
             .get_job(GetJobRequest::default())
             .await
@@ -118,7 +118,7 @@ async fn integration_target_alone_serves_only_its_services() {
             "vibe.integration.v1.DashboardService",
         ]
     );
-    let mut reasoning = ReasoningServiceClient::new(client::channel(grpc).await);
+    let mut reasoning = ReasoningServiceClient::new(client::staff_channel(grpc).await);
     let status = reasoning
         .get_job(GetJobRequest::default())
         .await
@@ -159,7 +159,7 @@ async fn gateway_alone_routes_to_remote_services() {
         );
     }
 
-    let mut dashboard = DashboardServiceClient::new(client::channel(addr).await);
+    let mut dashboard = DashboardServiceClient::new(client::staff_channel(addr).await);
     let routed = dashboard
         .get_dashboard(GetDashboardRequest::default())
         .await;
@@ -168,12 +168,18 @@ async fn gateway_alone_routes_to_remote_services() {
         "routed to the remote integration target: {routed:?}"
     );
 
-    let mut reasoning = ReasoningServiceClient::new(client::channel(addr).await);
+    let mut reasoning = ReasoningServiceClient::new(client::staff_channel(addr).await);
     let status = reasoning
         .get_job(GetJobRequest::default())
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    // GetJob is idempotent: the gateway tried three times before giving up.
+    let gateway_metrics = scrape(gateway.metrics_addr).await;
+    assert!(
+        gateway_metrics.contains("gateway_upstream_retries_total 2"),
+        "{gateway_metrics}"
+    );
 
     let metrics = scrape(integration.metrics_addr).await;
     assert!(

@@ -14,6 +14,8 @@ use client::{PUBLIC_SERVICES, health, scrape, wait_for_health};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use tonic_health::pb::health_check_response::ServingStatus;
+use vibe::proto::integration::v1::GetDashboardRequest;
+use vibe::proto::integration::v1::dashboard_service_client::DashboardServiceClient;
 use vibe_test_harness::free_port;
 
 const VIBE: &str = env!("CARGO_BIN_EXE_vibe");
@@ -241,6 +243,38 @@ async fn up_serves_every_service_and_exits_0_on_sigterm() {
             assert_eq!(health(addr, service).await, Ok(ServingStatus::Serving));
         }
     }
+
+    // With no key configured, `vibe up` made a local secret (0600) and `vibe token` mints
+    // tokens the gateway accepts; nothing gets in without one.
+    let secret = data.path().join("gateway-hs256.secret");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&secret).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "the local secret is private");
+    let env = [("VIBE_WAREHOUSE__DUCKDB__PATH", warehouse.to_str().unwrap())];
+    let minted = run(
+        &["token", "--sub", "ana", "--role", "staff", "--ttl", "10m"],
+        &env,
+    );
+    assert!(minted.status.success(), "{minted:?}");
+    let token = String::from_utf8(minted.stdout).unwrap().trim().to_owned();
+    assert_eq!(token.split('.').count(), 3, "{token}");
+    let mut dashboard = DashboardServiceClient::with_interceptor(
+        client::channel(vibe.gateway).await,
+        client::Bearer::new(&token),
+    );
+    dashboard
+        .get_dashboard(GetDashboardRequest {})
+        .await
+        .unwrap();
+    let mut anonymous = DashboardServiceClient::new(client::channel(vibe.gateway).await);
+    let refused = anonymous
+        .get_dashboard(GetDashboardRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    let wizard = run(&["token", "--sub", "ana", "--role", "wizard"], &env);
+    assert_eq!(wizard.status.code(), Some(2), "{wizard:?}");
+
     vibe.sigterm();
     assert_eq!(
         vibe.exit_status().await.code(),

@@ -31,7 +31,7 @@ async fn call_and_collect(
     gateway: std::net::SocketAddr,
 ) -> (SpanData, SpanData) {
     exporter.reset();
-    let mut dashboard = DashboardServiceClient::new(client::channel(gateway).await);
+    let mut dashboard = DashboardServiceClient::new(client::staff_channel(gateway).await);
     dashboard
         .get_dashboard(GetDashboardRequest::default())
         .await

@@ -4,6 +4,7 @@ use tower::ServiceExt;
 use axum::error_handling::HandleError;
 
 use crate::Upstream;
+use crate::http::StaticFiles;
 use crate::upstream::BoxError;
 
 /// The public services the gateway listener serves, each mapped to its upstream.
@@ -49,12 +50,34 @@ impl GatewayRoutes {
         &self.services
     }
 
-    /// The routes for a tonic server; unknown paths answer UNIMPLEMENTED.
-    pub fn into_tonic_routes(self) -> tonic::service::Routes {
-        tonic::service::Routes::from(self.router.fallback(unknown_method))
+    /// The routes for a tonic server: unknown gRPC paths answer UNIMPLEMENTED; any other
+    /// request goes to `files` (the cockpit) when given, else 404.
+    pub fn into_tonic_routes(self, files: Option<StaticFiles>) -> tonic::service::Routes {
+        let fallback = tower::service_fn(move |request: Request<axum::body::Body>| {
+            let files = files.clone();
+            async move {
+                let grpc = request
+                    .headers()
+                    .get(http::header::CONTENT_TYPE)
+                    .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+                let response = match (grpc, files) {
+                    (true, _) => {
+                        tonic::Status::unimplemented("no such service or method on this gateway")
+                            .into_http::<axum::body::Body>()
+                    }
+                    (false, Some(files)) => {
+                        let Ok(response) = files.oneshot(request.map(tonic::body::Body::new)).await;
+                        response.map(axum::body::Body::new)
+                    }
+                    (false, None) => {
+                        let mut response = http::Response::new(axum::body::Body::empty());
+                        *response.status_mut() = http::StatusCode::NOT_FOUND;
+                        response
+                    }
+                };
+                Ok::<_, std::convert::Infallible>(response)
+            }
+        });
+        tonic::service::Routes::from(self.router.fallback_service(fallback))
     }
-}
-
-async fn unknown_method() -> http::Response<tonic::body::Body> {
-    tonic::Status::unimplemented("no such service or method on this gateway").into_http()
 }

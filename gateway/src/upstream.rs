@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use http::{Request, Response};
 use tonic::body::Body;
+use tonic::transport::channel::Change;
 use tonic::transport::{Channel, Endpoint};
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
@@ -17,12 +18,15 @@ pub type Upstream = BoxCloneSyncService<Request<Body>, Response<Body>, BoxError>
 /// A transport-level error from an upstream.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A remote upstream reached over a lazily connected tonic channel.
+/// A remote upstream reached over lazily connected tonic channels.
 #[derive(Debug, Clone)]
 pub struct RemoteUpstream {
     /// `http://host:port` of the upstream's gRPC listener.
     pub address: String,
     pub connect_timeout: Duration,
+    /// HTTP/2 connections kept to it; calls are spread over them (power of two choices),
+    /// so one connection's flow control or a slow stream does not hold up the rest.
+    pub connections: usize,
 }
 
 impl RemoteUpstream {
@@ -36,11 +40,19 @@ impl RemoteUpstream {
             })?
             .connect_timeout(self.connect_timeout)
             .tcp_nodelay(true);
-        let channel: Channel = endpoint.connect_lazy();
+        // Keyed by index: `balance_list` keys by URI and would fold them into one.
+        let (channel, changes) = Channel::balance_channel::<usize>(self.connections.max(1));
+        for key in 0..self.connections.max(1) {
+            let _ = changes.try_send(Change::Insert(key, endpoint.clone()));
+        }
         let service = tower::ServiceBuilder::new()
             .layer(InjectTraceContextLayer)
             .service(channel)
-            .map_err(BoxError::from);
+            .map_err(move |error| {
+                // The balancer drops its connections when this sender goes away.
+                let _keep = &changes;
+                BoxError::from(error)
+            });
         Ok(BoxCloneSyncService::new(service))
     }
 }

@@ -15,7 +15,7 @@ use vibe_telemetry::{GrpcServerLayer, MethodNames};
 
 use super::domains::Domains;
 use super::{AppError, ServerResult};
-use crate::config::Config;
+use crate::config::{self, Config};
 use crate::descriptors;
 use crate::proto::integration::v1::compliance_service_server::ComplianceServiceServer;
 use crate::proto::memory::v1::memory_service_server::MemoryServiceServer;
@@ -26,6 +26,8 @@ use crate::targets::{ServiceTarget, Targets};
 
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// HTTP/2 connections from a split gateway to each upstream service.
+const UPSTREAM_CONNECTIONS: usize = 4;
 
 /// One gRPC listener serving `routes` plus health and reflection (listing `listed`),
 /// observed by the telemetry layer as `component`, until `stop` fires and its calls end.
@@ -43,26 +45,90 @@ pub(super) fn grpc_server<H: Health>(
         .add_service(health)
         .add_service(descriptors::reflection_v1(listed)?)
         .add_service(descriptors::reflection_v1alpha(listed)?);
-    let router = Server::builder()
-        // Finds clients that vanished without closing, so their streams end.
-        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
-        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+    let router = server()
         .layer(GrpcServerLayer::new(component, methods))
         .add_routes(routes.routes());
     Ok(async move {
-        router
-            .serve_with_incoming_shutdown(
-                // Nagle would hold a multi-segment response until the client's delayed
-                // ACK (~40 ms): gRPC frames are written whole, so send them at once.
-                TcpIncoming::from(listener).with_nodelay(Some(true)),
-                stop.cancelled_owned(),
-            )
-            .await
+        let served = router
+            .serve_with_incoming_shutdown(incoming(listener), stop.cancelled_owned())
+            .await;
+        ended(component, served)
+    })
+}
+
+fn server() -> Server {
+    Server::builder()
+        // Finds clients that vanished without closing, so their streams end.
+        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+}
+
+fn incoming(listener: TcpListener) -> TcpIncoming {
+    // Nagle would hold a multi-segment response until the client's delayed ACK (~40 ms):
+    // gRPC frames are written whole, so send them at once.
+    TcpIncoming::from(listener).with_nodelay(Some(true))
+}
+
+fn ended(listener: &'static str, served: Result<(), tonic::transport::Error>) -> ServerResult {
+    served.map_err(|source| AppError::Serve { listener, source })?;
+    Ok(listener)
+}
+
+/// The gateway listener: gRPC and grpc-web (HTTP/1.1 and HTTP/2) on one port, behind
+/// security headers, CORS, telemetry and the edge's per-call checks.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn gateway_server<H: Health>(
+    listener: TcpListener,
+    routes: GatewayRoutes,
+    health: HealthServer<H>,
+    methods: MethodNames,
+    edge: vibe_gateway::Edge,
+    config: &config::Gateway,
+    stop: CancellationToken,
+) -> Result<impl Future<Output = ServerResult> + Send + 'static, AppError> {
+    let files = config
+        .cockpit_dir
+        .as_deref()
+        .map(vibe_gateway::http::cockpit);
+    let mut routes = RoutesBuilder::from(routes.into_tonic_routes(files));
+    routes.add_service(health);
+    if config.reflection {
+        let public: Vec<&str> = ServiceTarget::ALL
+            .iter()
+            .flat_map(|service| service.grpc_services().iter().copied())
+            .collect();
+        routes
+            .add_service(descriptors::reflection_v1(&public)?)
+            .add_service(descriptors::reflection_v1alpha(&public)?);
+    }
+    let origins: Vec<http::HeaderValue> = config
+        .cors_origins
+        .iter()
+        .filter_map(|origin| http::HeaderValue::from_str(origin).ok())
+        .collect();
+    let stack = tower::ServiceBuilder::new()
+        .map_response(vibe_gateway::http::security_headers(config.tls.is_some()))
+        .layer(vibe_gateway::http::cors(&origins, config.cors_max_age))
+        .layer(tonic_web::GrpcWebLayer::new())
+        .layer(GrpcServerLayer::new("gateway", methods))
+        .map_response(|response: http::Response<_>| response.map(tonic::body::Body::new))
+        .layer(vibe_gateway::EdgeLayer::new(edge));
+    let mut server = server().accept_http1(true);
+    if let Some(tls) = &config.tls {
+        let identity = tls.identity()?;
+        server = server
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
             .map_err(|source| AppError::Serve {
-                listener: component,
+                listener: "gateway",
                 source,
             })?;
-        Ok(component)
+    }
+    let router = server.layer(stack).add_routes(routes.routes());
+    Ok(async move {
+        let served = router
+            .serve_with_incoming_shutdown(incoming(listener), stop.cancelled_owned())
+            .await;
+        ended("gateway", served)
     })
 }
 
@@ -122,6 +188,7 @@ pub(super) fn gateway_routes(
             RemoteUpstream {
                 address: config.upstreams.address(service).to_owned(),
                 connect_timeout: config.upstreams.connect_timeout,
+                connections: UPSTREAM_CONNECTIONS,
             }
             .into_upstream()?
         };

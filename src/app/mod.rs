@@ -22,7 +22,7 @@ use crate::descriptors;
 use crate::health::{Component, Dependency, Readiness};
 use crate::targets::{ServiceTarget, Targets};
 use domains::Domains;
-use listeners::{gateway_routes, grpc_server, service_routes};
+use listeners::{gateway_routes, gateway_server, grpc_server, service_routes};
 
 /// Why the process could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -199,19 +199,28 @@ pub async fn start(config: &Config, targets: &Targets) -> Result<Running, AppErr
             drain.clone(),
         )?);
     }
+    let background = CancellationToken::new();
+    let audit_stop = CancellationToken::new();
+    let mut audit_writer = None;
     if let Some(listener) = gateway_listener {
         let routes = gateway_routes(config, targets, &service_routes, &methods)?;
-        let public: Vec<&str> = ServiceTarget::ALL
-            .iter()
-            .flat_map(|service| service.grpc_services().iter().copied())
-            .collect();
-        servers.spawn(grpc_server(
-            "gateway",
+        let (edge, writer) = edge(
+            config,
+            targets,
+            &domains,
+            redis.clone(),
+            &background,
+            &audit_stop,
+        )
+        .await?;
+        audit_writer = Some(writer);
+        servers.spawn(gateway_server(
             listener,
-            routes.into_tonic_routes(),
-            &public,
+            routes,
             health_service.clone(),
             methods.clone(),
+            edge,
+            &config.gateway,
             drain.clone(),
         )?);
     }
@@ -252,6 +261,12 @@ pub async fn start(config: &Config, targets: &Targets) -> Result<Running, AppErr
         readiness.set_draining().await;
         drain.cancel();
         let outcome = drain_servers(&mut servers, drain_deadline).await;
+        background.cancel();
+        // Every call has ended: write what the audit queue still holds.
+        audit_stop.cancel();
+        if let Some(writer) = audit_writer {
+            let _ = writer.await;
+        }
         if let Some(redis) = &redis {
             redis.quit().await;
         }
@@ -271,6 +286,60 @@ pub async fn start(config: &Config, targets: &Targets) -> Result<Running, AppErr
         shutdown,
         supervisor,
     })
+}
+
+/// The gateway's per-call checks: keys (a JWKS is fetched now), limits, audit.
+async fn edge(
+    config: &Config,
+    targets: &Targets,
+    domains: &Domains,
+    redis: Option<vibe_redis::Redis>,
+    background: &CancellationToken,
+    audit_stop: &CancellationToken,
+) -> Result<(vibe_gateway::Edge, tokio::task::JoinHandle<()>), AppError> {
+    let gateway = &config.gateway;
+    let authenticator =
+        vibe_gateway::auth::Authenticator::new(&gateway.auth_settings(None)).await?;
+    tokio::spawn(authenticator.keys().clone().run_refresh(background.clone()));
+    let limiter = vibe_gateway::limit::RateLimiter::new(gateway.rate_limits.settings(), redis);
+    tokio::spawn(limiter.clone().run_maintenance(background.clone()));
+    let store: std::sync::Arc<dyn vibe_gateway::AuditStore> = match &domains.warehouse {
+        Some(warehouse) => std::sync::Arc::new(vibe_gateway::WarehouseAudit(warehouse.clone())),
+        None if config.warehouse.backend == crate::config::WarehouseBackend::Bigquery => {
+            let warehouse = open_warehouse(&config.warehouse).await?;
+            std::sync::Arc::new(vibe_gateway::WarehouseAudit(warehouse))
+        }
+        None => {
+            tracing::warn!(
+                "audit events go to the log: this gateway cannot reach the embedded warehouse"
+            );
+            std::sync::Arc::new(vibe_gateway::LogAudit)
+        }
+    };
+    let (audit, writer) = vibe_gateway::AuditLog::start(
+        store,
+        vibe_gateway::AuditSettings::default(),
+        audit_stop.clone(),
+    );
+    let edge = vibe_gateway::Edge {
+        authenticator,
+        policies: descriptors::policies(gateway.reflection),
+        limiter,
+        audit,
+        max_timeout: gateway.max_timeout,
+        max_request_bytes: gateway.max_request_bytes,
+        remote_services: ServiceTarget::ALL
+            .iter()
+            .filter(|service| !targets.hosts(**service))
+            .flat_map(|service| {
+                service
+                    .grpc_services()
+                    .iter()
+                    .map(|name| (*name).to_owned())
+            })
+            .collect(),
+    };
+    Ok((edge, writer))
 }
 
 fn listener_failure(ended: Result<ServerResult, tokio::task::JoinError>) -> AppError {

@@ -6,6 +6,7 @@
 //! unknown keys, so a typo stops the process instead of being silently ignored.
 
 mod data;
+mod gateway;
 mod load;
 mod secret;
 
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use data::{
     BigQuery, BigQueryCredentials, Cache, Demo, DuckDb, Store, Warehouse, WarehouseBackend,
 };
+pub use gateway::{Auth, Gateway, Limit, PublicKey, RateLimits, Tls};
 pub use load::{ConfigError, ConfigSources, flags_table, load};
 pub use secret::Secret;
 
@@ -32,6 +34,7 @@ pub struct Config {
     pub health: Health,
     pub shutdown: Shutdown,
     pub telemetry: Telemetry,
+    pub gateway: Gateway,
     pub store: Store,
     pub warehouse: Warehouse,
     pub cache: Cache,
@@ -196,6 +199,7 @@ impl Config {
     /// Checks what types alone cannot; the error names the key.
     fn validate(&self) -> Result<(), ConfigError> {
         self.store.validate()?;
+        self.gateway.validate()?;
         self.warehouse.validate()?;
         self.cache.validate()?;
         self.demo.validate()?;

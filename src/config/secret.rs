@@ -54,6 +54,19 @@ impl Secret {
     pub fn value(&self) -> &SecretString {
         &self.value
     }
+
+    /// A secret given as a value (tests, generated settings).
+    pub fn new(value: impl Into<String>) -> Self {
+        Self {
+            value: SecretString::from(value.into()),
+            file: None,
+        }
+    }
+
+    /// The secret held in `file` (read now).
+    pub fn from_file(file: PathBuf) -> Result<Self, String> {
+        Self::try_from(SecretSource::File { file })
+    }
 }
 
 impl std::fmt::Debug for Secret {

@@ -39,7 +39,57 @@ pub fn test_config() -> Config {
         .keep();
     config.warehouse.duckdb.path = dir.join("warehouse.duckdb");
     config.shutdown.drain_deadline = Duration::from_secs(10);
+    config.gateway.auth.hs256_secret = Some(vibe::config::Secret::new(TEST_SECRET));
+    config.gateway.reflection = true;
     config
+}
+
+/// The HS256 secret of [`test_config`].
+pub const TEST_SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
+
+/// An HS256 token from [`TEST_SECRET`] for `sub` with `roles`, valid for an hour.
+pub fn token(sub: &str, roles: &[&str]) -> String {
+    let request = vibe_gateway::auth::MintRequest {
+        issuer: "vibe".to_owned(),
+        audience: "vibe".to_owned(),
+        subject: sub.to_owned(),
+        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        ttl: Duration::from_secs(3600),
+    };
+    vibe_gateway::auth::mint_hs256(&secrecy::SecretString::from(TEST_SECRET), &request)
+        .expect("mint")
+}
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl Bearer {
+    pub fn new(token: &str) -> Self {
+        Self(format!("Bearer {token}").parse().expect("ascii token"))
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+/// A channel to `addr` whose calls carry a staff-and-admin token.
+pub async fn staff_channel(
+    addr: SocketAddr,
+) -> tonic::service::interceptor::InterceptedService<Channel, Bearer> {
+    tonic::service::interceptor::InterceptedService::new(
+        channel(addr).await,
+        Bearer::new(&token("test-staff", &["staff", "admin"])),
+    )
 }
 
 pub async fn channel(addr: SocketAddr) -> Channel {

@@ -160,7 +160,16 @@ where
             component = self.layer.component,
             rpc.system = "grpc",
             rpc.grpc.status_code = tracing::field::Empty,
+            request_id = tracing::field::Empty,
         );
+        // Set by the gateway (kept from the client when valid); logs of the call carry it.
+        if let Some(id) = request
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+        {
+            span.record("request_id", id);
+        }
         // An unparsable or missing traceparent starts a new trace; nothing to report.
         let _ = span.set_parent(extract_context(request.headers()));
         metrics.started.increment(1);

@@ -1,0 +1,655 @@
+//! Cached `GetDashboard` through the gateway against the same call made directly to the
+//! integration service's own listener, in the same run on one `vibe up`-like process:
+//! what the edge (token check, per-method roles, a Redis GCRA round trip per call, a second
+//! telemetry layer, grpc-web translation) costs on top of the bare service.
+//!
+//! Three paths:
+//! - (a) direct: gRPC over HTTP/2 to the services listener, no token;
+//! - (b) gateway gRPC: gRPC over HTTP/2 to the gateway listener with a staff bearer token;
+//! - (c) gateway grpc-web: grpc-web over HTTP/1.1 (keep-alive connections, one call at a
+//!   time each, as browsers do) to the gateway listener with the same token.
+//!
+//! Each path gets (1) its saturation throughput, closed loop, median of alternating rounds,
+//! and (2) its latency at a fixed open-loop rate — half of (b)'s saturation for (a) against
+//! (b), half of (c)'s for (a) against (c) — measured from each call's scheduled send time,
+//! so a slow answer cannot hold back the calls behind it (no coordinated omission).
+//!
+//! The load generator and every client call run on their own two-worker tokio runtime;
+//! `vibe::app::start` and the server run on the main one. In a real deployment the client
+//! is another machine: on a shared runtime the open loop's timer and the clients' tasks
+//! queue behind the server's, and the open-loop latencies measure that runtime's lag, not
+//! the gateway. The two runtimes still share the machine's cores (two here), so the
+//! client's CPU still counts against the server; to keep it small, responses are kept as
+//! bytes (raw codec) and only checked, not decoded. Any failed call stops the benchmark: it
+//! measures successful calls only.
+//!
+//! `cargo bench --profile release --bench gateway` — needs `redis-server` on the PATH.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark that cannot start should stop
+
+mod mesh_client;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use http::uri::PathAndQuery;
+use http::{HeaderValue, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use prost::Message;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Semaphore;
+use tokio::time::{Instant, MissedTickBehavior};
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::transport::Channel;
+use vibe::proto::integration::v1::GetDashboardRequest;
+use vibe_test_harness::RedisServer;
+
+use mesh_client::RawCodec;
+
+/// HTTP/2 paths: connections, and calls in flight over them (closed loop).
+const H2_CONNECTIONS: usize = 4;
+const H2_IN_FLIGHT: usize = 64;
+/// grpc-web path: keep-alive HTTP/1.1 connections, one call at a time each.
+const HTTP1_CONNECTIONS: usize = 64;
+const WARMUP: Duration = Duration::from_secs(1);
+const PHASE: Duration = Duration::from_secs(5);
+const ROUNDS: usize = 3;
+/// Longer than any healthy call; a call that takes this long counts as failed.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Worker threads of the client's own runtime (load generator and every client call).
+const CLIENT_WORKERS: usize = 2;
+/// Far above any rate this run reaches, so every call is counted in Redis and none is
+/// refused. Not higher: the Redis GCRA works in whole microseconds, and above 60 M per
+/// minute the emission interval rounds to 0 µs and the script fails (the gateway then
+/// limits in process, and this would no longer measure the Redis round trip).
+const STAFF_PER_MINUTE: u32 = 6_000_000;
+const METHOD: &str = "/vibe.integration.v1.DashboardService/GetDashboard";
+/// grpc-web flag of the trailer frame.
+const TRAILER_FLAG: u8 = 0x80;
+
+/// Calls sent to the gateway listener, each one counted by the Redis limiter.
+static GATEWAY_CALLS: AtomicU64 = AtomicU64::new(0);
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Path {
+    Direct,
+    GatewayGrpc,
+    GatewayWeb,
+}
+
+impl Path {
+    const ALL: [Path; 3] = [Path::Direct, Path::GatewayGrpc, Path::GatewayWeb];
+
+    fn tag(self) -> &'static str {
+        match self {
+            Path::Direct => "(a)",
+            Path::GatewayGrpc => "(b)",
+            Path::GatewayWeb => "(c)",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Path::Direct => "(a) direct: gRPC h2 -> services listener",
+            Path::GatewayGrpc => "(b) gateway: gRPC h2 + JWT + Redis GCRA",
+            Path::GatewayWeb => "(c) gateway: grpc-web HTTP/1.1 + JWT + Redis GCRA",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Path::Direct => 0,
+            Path::GatewayGrpc => 1,
+            Path::GatewayWeb => 2,
+        }
+    }
+}
+
+/// Keep-alive HTTP/1.1 connections, each lent to one call at a time.
+struct Http1Pool {
+    senders: Mutex<Vec<SendRequest<Full<Bytes>>>>,
+    permits: Semaphore,
+    host: HeaderValue,
+    bearer: HeaderValue,
+}
+
+impl Http1Pool {
+    async fn connect(addr: SocketAddr, connections: usize, bearer: &MetadataValue<Ascii>) -> Self {
+        let mut senders = Vec::new();
+        for _ in 0..connections {
+            let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            stream.set_nodelay(true).unwrap();
+            let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .unwrap();
+            tokio::spawn(connection);
+            senders.push(sender);
+        }
+        Self {
+            senders: Mutex::new(senders),
+            permits: Semaphore::new(connections),
+            host: HeaderValue::from_str(&addr.to_string()).unwrap(),
+            bearer: HeaderValue::from_bytes(bearer.as_bytes()).unwrap(),
+        }
+    }
+
+    /// One grpc-web call on a free connection (waiting for one when all are busy).
+    async fn call(&self) -> Result<usize, String> {
+        let _permit = self.permits.acquire().await.unwrap();
+        let Some(mut sender) = self.senders.lock().unwrap().pop() else {
+            return Err("no connection left in the pool".to_owned());
+        };
+        let result = tokio::time::timeout(CALL_TIMEOUT, self.request(&mut sender))
+            .await
+            .unwrap_or_else(|_| Err(format!("timed out after {CALL_TIMEOUT:?}")));
+        self.senders.lock().unwrap().push(sender);
+        result
+    }
+
+    async fn request(&self, sender: &mut SendRequest<Full<Bytes>>) -> Result<usize, String> {
+        let request = http::Request::post(METHOD)
+            .header(HOST, self.host.clone())
+            .header(CONTENT_TYPE, "application/grpc-web+proto")
+            .header("x-grpc-web", "1")
+            .header(AUTHORIZATION, self.bearer.clone())
+            .body(Full::new(grpc_frame(
+                &GetDashboardRequest {}.encode_to_vec(),
+            )))
+            .map_err(|e| format!("request: {e}"))?;
+        sender
+            .ready()
+            .await
+            .map_err(|e| format!("connection not ready: {e}"))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| format!("send: {e}"))?;
+        let (parts, body) = response.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map_err(|e| format!("body: {e}"))?
+            .to_bytes();
+        if parts.status != StatusCode::OK {
+            return Err(format!("HTTP {} {:?}", parts.status, parts.headers));
+        }
+        grpc_web_message(&body).map_err(|e| format!("{e}; response headers {:?}", parts.headers))
+    }
+}
+
+/// A gRPC length-prefixed frame: flag 0 (uncompressed), big-endian length, message.
+fn grpc_frame(message: &[u8]) -> Bytes {
+    let mut frame = Vec::with_capacity(5 + message.len());
+    frame.push(0);
+    frame.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
+    frame.extend_from_slice(message);
+    Bytes::from(frame)
+}
+
+/// The message size of a grpc-web response body whose trailer frame says `grpc-status:0`.
+fn grpc_web_message(body: &[u8]) -> Result<usize, String> {
+    let mut rest = body;
+    let mut message = 0;
+    let mut trailers = None;
+    while !rest.is_empty() {
+        if rest.len() < 5 {
+            return Err(format!(
+                "truncated frame header in a {}-byte body",
+                body.len()
+            ));
+        }
+        let flag = rest[0];
+        let length = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
+        let Some(payload) = rest.get(5..5 + length) else {
+            return Err(format!("truncated frame in a {}-byte body", body.len()));
+        };
+        if flag & TRAILER_FLAG != 0 {
+            trailers = Some(String::from_utf8_lossy(payload).into_owned());
+        } else {
+            message += length;
+        }
+        rest = &rest[5 + length..];
+    }
+    let Some(trailers) = trailers else {
+        return Err(format!("no trailer frame in a {}-byte body", body.len()));
+    };
+    let status = trailers.split("\r\n").find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("grpc-status")
+            .then(|| value.trim().to_owned())
+    });
+    match status.as_deref() {
+        Some("0") if message > 0 => Ok(message),
+        Some("0") => Err("grpc-status 0 but no message".to_owned()),
+        _ => Err(format!("trailer frame {trailers:?}")),
+    }
+}
+
+enum Client {
+    Grpc {
+        channels: Vec<Channel>,
+        bearer: Option<MetadataValue<Ascii>>,
+    },
+    Web(Http1Pool),
+}
+
+impl Client {
+    /// One `GetDashboard`; `n` spreads calls over the HTTP/2 connections. The size of the
+    /// answer, or what went wrong.
+    async fn call(&self, n: usize) -> Result<usize, String> {
+        if !matches!(self, Client::Grpc { bearer: None, .. }) {
+            GATEWAY_CALLS.fetch_add(1, Ordering::Relaxed);
+        }
+        match self {
+            Client::Grpc { channels, bearer } => {
+                let channel = channels[n % channels.len()].clone();
+                tokio::time::timeout(CALL_TIMEOUT, grpc_call(channel, bearer.clone()))
+                    .await
+                    .unwrap_or_else(|_| Err(format!("timed out after {CALL_TIMEOUT:?}")))
+            }
+            Client::Web(pool) => pool.call().await,
+        }
+    }
+
+    /// Calls in flight in the closed loop.
+    fn in_flight(&self) -> usize {
+        match self {
+            Client::Grpc { .. } => H2_IN_FLIGHT,
+            Client::Web(_) => HTTP1_CONNECTIONS,
+        }
+    }
+}
+
+async fn grpc_call(
+    channel: Channel,
+    bearer: Option<MetadataValue<Ascii>>,
+) -> Result<usize, String> {
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready()
+        .await
+        .map_err(|e| format!("channel not ready: {e}"))?;
+    let mut request = tonic::Request::new(Bytes::from(GetDashboardRequest {}.encode_to_vec()));
+    if let Some(bearer) = bearer {
+        request.metadata_mut().insert("authorization", bearer);
+    }
+    let answer = grpc
+        .unary(request, PathAndQuery::from_static(METHOD), RawCodec)
+        .await
+        .map_err(|status| format!("{status:?}"))?
+        .into_inner();
+    if answer.is_empty() {
+        return Err("empty answer".to_owned());
+    }
+    Ok(answer.len())
+}
+
+/// Failed calls of a phase; any one stops the benchmark.
+#[derive(Default)]
+struct Failures {
+    count: usize,
+    first: Option<String>,
+}
+
+impl Failures {
+    fn add(&mut self, error: String) {
+        self.count += 1;
+        self.first.get_or_insert(error);
+    }
+
+    fn merge(&mut self, other: Failures) {
+        self.count += other.count;
+        if let Some(error) = other.first {
+            self.first.get_or_insert(error);
+        }
+    }
+
+    fn assert_none(&self, what: &str) {
+        assert!(
+            self.count == 0,
+            "{what}: {} calls failed; first: {}",
+            self.count,
+            self.first.as_deref().unwrap_or("")
+        );
+    }
+}
+
+fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+struct Closed {
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+/// Saturation: every worker sends its next call as soon as the last one is answered.
+async fn closed_loop(client: &Arc<Client>, path: Path, duration: Duration) -> Closed {
+    let deadline = Instant::now() + duration;
+    let mut tasks = Vec::new();
+    for worker in 0..client.in_flight() {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut failures = Failures::default();
+            while Instant::now() < deadline {
+                let started = Instant::now();
+                match client.call(worker).await {
+                    Ok(_) => latencies.push(started.elapsed()),
+                    Err(error) => failures.add(error),
+                }
+            }
+            (latencies, failures)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut failures = Failures::default();
+    for task in tasks {
+        let (worker_latencies, worker_failures) = task.await.unwrap();
+        latencies.extend(worker_latencies);
+        failures.merge(worker_failures);
+    }
+    failures.assert_none(&format!("closed loop on {}", path.name()));
+    latencies.sort();
+    Closed {
+        per_second: latencies.len() as f64 / duration.as_secs_f64(),
+        p50: quantile(&latencies, 0.50),
+        p99: quantile(&latencies, 0.99),
+    }
+}
+
+struct Open {
+    /// Calls sent per second of schedule (the generator keeping up).
+    sent_per_second: f64,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+    /// How late calls left against their schedule (the generator's timer and the
+    /// client's share of the cores), included in the latencies.
+    lag_p99: Duration,
+}
+
+/// Latency at `rate` calls per second: calls leave on a fixed schedule whatever the
+/// answers do, and each call's latency counts from its scheduled send time.
+async fn open_loop(client: &Arc<Client>, path: Path, rate: f64, duration: Duration) -> Open {
+    let count = (rate * duration.as_secs_f64()).round() as usize;
+    let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    interval.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let mut tasks = Vec::with_capacity(count);
+    let mut first = None;
+    for n in 0..count {
+        let scheduled = interval.tick().await;
+        first.get_or_insert(scheduled);
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let lag = scheduled.elapsed();
+            let result = client.call(n).await;
+            (lag, scheduled.elapsed(), result)
+        }));
+    }
+    let sending = first.map_or(Duration::ZERO, |first| first.elapsed());
+    let mut latencies = Vec::with_capacity(count);
+    let mut lags = Vec::with_capacity(count);
+    let mut failures = Failures::default();
+    for task in tasks {
+        let (lag, latency, result) = task.await.unwrap();
+        match result {
+            Ok(_) => {
+                latencies.push(latency);
+                lags.push(lag);
+            }
+            Err(error) => failures.add(error),
+        }
+    }
+    failures.assert_none(&format!("open loop at {rate:.0}/s on {}", path.name()));
+    latencies.sort();
+    lags.sort();
+    Open {
+        sent_per_second: count as f64 / sending.as_secs_f64(),
+        p50: quantile(&latencies, 0.50),
+        p99: quantile(&latencies, 0.99),
+        max: latencies[latencies.len() - 1],
+        lag_p99: quantile(&lags, 0.99),
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// `(calls, failed calls)` of the rate-limit script in Redis (`EVAL` and `EVALSHA`).
+async fn redis_script_calls(port: u16) -> (u64, u64) {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    stream
+        .write_all(b"*2\r\n$4\r\nINFO\r\n$12\r\ncommandstats\r\n")
+        .await
+        .unwrap();
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let read = stream.read(&mut chunk).await.unwrap();
+        assert!(read > 0, "redis closed the connection");
+        reply.extend_from_slice(&chunk[..read]);
+        let text = String::from_utf8_lossy(&reply);
+        if let Some((head, body)) = text.split_once("\r\n") {
+            let length: usize = head.trim_start_matches('$').parse().unwrap();
+            if body.len() >= length {
+                break;
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&reply);
+    let (mut calls, mut failed) = (0, 0);
+    for line in text.lines() {
+        let Some(stats) = line
+            .strip_prefix("cmdstat_eval:")
+            .or_else(|| line.strip_prefix("cmdstat_evalsha:"))
+        else {
+            continue;
+        };
+        for field in stats.split(',') {
+            match field.split_once('=') {
+                Some(("calls", n)) => calls += n.trim().parse::<u64>().unwrap(),
+                Some(("failed_calls", n)) => failed += n.trim().parse::<u64>().unwrap(),
+                _ => {}
+            }
+        }
+    }
+    (calls, failed)
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // The load generator's and the clients' own runtime: see the top comment.
+    let client_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(CLIENT_WORKERS)
+        .thread_name("bench-client")
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let redis = RedisServer::start();
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = mesh_client::config(dir.path(), STAFF_PER_MINUTE);
+        config.redis = Some(
+            toml::from_str::<vibe::config::Redis>(&format!("url = {:?}\n", redis.url())).unwrap(),
+        );
+        let running = mesh_client::start(&config).await;
+        let client = client_runtime.spawn(measure(
+            running.grpc_addr.unwrap(),
+            running.gateway_addr.unwrap(),
+            redis.port(),
+        ));
+        client
+            .await
+            .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
+        running.shutdown().await.unwrap();
+        drop(redis);
+    });
+}
+
+/// Every client call and both load generators, on the client's runtime: `direct` is the
+/// services listener, `gateway` the gateway's.
+async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
+    let bearer = mesh_client::staff_bearer();
+    let gateway_channels = mesh_client::channels(gateway, H2_CONNECTIONS).await;
+    // Fill the cache, and check once that the gateway answers a real dashboard.
+    mesh_client::assert_dashboard(gateway_channels[0].clone(), &bearer).await;
+
+    let clients = [
+        Arc::new(Client::Grpc {
+            channels: mesh_client::channels(direct, H2_CONNECTIONS).await,
+            bearer: None,
+        }),
+        Arc::new(Client::Grpc {
+            channels: gateway_channels,
+            bearer: Some(bearer.clone()),
+        }),
+        Arc::new(Client::Web(
+            Http1Pool::connect(gateway, HTTP1_CONNECTIONS, &bearer).await,
+        )),
+    ];
+    // From here on: the first call above sent the script by hash before Redis knew it, a
+    // NOSCRIPT that Redis counts as a failed call (the limiter then loads the script).
+    let (script_calls_before, script_failures_before) = redis_script_calls(redis_port).await;
+    let gateway_calls_before = GATEWAY_CALLS.load(Ordering::Relaxed);
+    for path in Path::ALL {
+        let size = clients[path.index()].call(0).await.unwrap();
+        println!("{}: GetDashboard message {size} bytes", path.name());
+    }
+    println!(
+        "\nsaturation, closed loop: (a), (b) {H2_CONNECTIONS} HTTP/2 connections x {H2_IN_FLIGHT} calls in flight; \
+         (c) {HTTP1_CONNECTIONS} HTTP/1.1 keep-alive connections x 1 call; {} s per phase after {} s warm-up, {ROUNDS} rounds",
+        PHASE.as_secs(),
+        WARMUP.as_secs()
+    );
+    for path in Path::ALL {
+        closed_loop(&clients[path.index()], path, WARMUP).await;
+    }
+    println!(
+        "{:<6} {:<52} {:>9} {:>9} {:>9}",
+        "round", "path", "req/s", "p50 ms", "p99 ms"
+    );
+    let mut rates: [Vec<f64>; 3] = Default::default();
+    let mut ratio_b = Vec::new();
+    let mut ratio_c = Vec::new();
+    for round in 1..=ROUNDS {
+        let mut this_round = [0.0; 3];
+        for path in Path::ALL {
+            let phase = closed_loop(&clients[path.index()], path, PHASE).await;
+            println!(
+                "{round:<6} {:<52} {:>9.0} {:>9.2} {:>9.2}",
+                path.name(),
+                phase.per_second,
+                ms(phase.p50),
+                ms(phase.p99)
+            );
+            this_round[path.index()] = phase.per_second;
+            rates[path.index()].push(phase.per_second);
+        }
+        ratio_b.push(this_round[1] / this_round[0]);
+        ratio_c.push(this_round[2] / this_round[0]);
+    }
+    let saturation = rates.map(median);
+    let (ratio_b, ratio_c) = (median(ratio_b), median(ratio_c));
+
+    println!(
+        "\nlatency, open loop at a fixed rate: calls leave every 1/rate s (tokio interval, missed ticks \
+         burst), latency from each call's scheduled send time, {} s per phase; lag = how late calls left \
+         against their schedule (timer granularity, client CPU), included in the latencies",
+        PHASE.as_secs()
+    );
+    println!(
+        "{:<22} {:<52} {:>9} {:>9} {:>9} {:>9} {:>11}",
+        "rate", "path", "sent/s", "p50 ms", "p99 ms", "max ms", "lag p99 ms"
+    );
+    let mut p99_added = [0.0; 3];
+    let mut p99_at = [(0.0, 0.0); 3];
+    for gateway_path in [Path::GatewayGrpc, Path::GatewayWeb] {
+        let rate = saturation[gateway_path.index()] / 2.0;
+        let rate_label = format!("{rate:.0}/s = {}/2", gateway_path.tag());
+        let mut p99 = [0.0; 2];
+        for (slot, path) in [Path::Direct, gateway_path].into_iter().enumerate() {
+            let phase = open_loop(&clients[path.index()], path, rate, PHASE).await;
+            println!(
+                "{rate_label:<22} {:<52} {:>9.0} {:>9.2} {:>9.2} {:>9.2} {:>11.2}",
+                path.name(),
+                phase.sent_per_second,
+                ms(phase.p50),
+                ms(phase.p99),
+                ms(phase.max),
+                ms(phase.lag_p99)
+            );
+            p99[slot] = ms(phase.p99);
+        }
+        p99_added[gateway_path.index()] = p99[1] - p99[0];
+        p99_at[gateway_path.index()] = (p99[0], p99[1]);
+    }
+
+    println!(
+        "\nsummary (ratios: median of per-round ratios; p99 added: gateway p99 - direct p99 at the same open-loop rate)"
+    );
+    println!(
+        "{:<52} {:>9} {:>12} {:>28} {:>11}",
+        "path", "req/s", "vs (a)", "p99 direct / gateway (ms)", "p99 added"
+    );
+    println!(
+        "{:<52} {:>9.0} {:>12} {:>28} {:>11}",
+        Path::Direct.name(),
+        saturation[0],
+        "",
+        "",
+        ""
+    );
+    for (path, ratio) in [(Path::GatewayGrpc, ratio_b), (Path::GatewayWeb, ratio_c)] {
+        let (direct, gateway) = p99_at[path.index()];
+        let ratio = format!("{}/a {ratio:.2}", &path.tag()[1..2]);
+        let p99 = format!("{direct:.2} / {gateway:.2}");
+        let added = format!("{:+.2} ms", p99_added[path.index()]);
+        println!(
+            "{:<52} {:>9.0} {ratio:>12} {p99:>28} {added:>11}",
+            path.name(),
+            saturation[path.index()],
+        );
+    }
+    println!(
+        "goals: b/a and c/a >= 0.50 -> {} / {}; p99 added < 2 ms -> {} / {}",
+        verdict(ratio_b >= 0.5),
+        verdict(ratio_c >= 0.5),
+        verdict(p99_added[1] < 2.0),
+        verdict(p99_added[2] < 2.0),
+    );
+
+    let (script_calls, script_failures) = redis_script_calls(redis_port).await;
+    let script_failures = script_failures - script_failures_before;
+    println!(
+        "Redis: {} rate-limit script calls ({script_failures} failed) for {} calls to the gateway",
+        script_calls - script_calls_before,
+        GATEWAY_CALLS.load(Ordering::Relaxed) - gateway_calls_before
+    );
+    assert_eq!(
+        script_failures, 0,
+        "the Redis rate-limit script failed: the gateway limited in process instead"
+    );
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "NOT met" }
+}

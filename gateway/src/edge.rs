@@ -1,0 +1,435 @@
+//! The per-call door: request id, authentication, the method's policy, the rate limit,
+//! the deadline cap, and audit — in that order — before a gRPC call reaches its route.
+//! Non-gRPC requests (the cockpit's files) pass straight through.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
+use tonic::Code;
+use tonic::body::Body;
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::audit::{AuditLog, CallFacts};
+use crate::auth::{Authenticator, Principal};
+use crate::limit::{Decision, RateLimiter};
+use crate::policy::{MethodPolicy, Policies};
+use crate::send::{once, retrying};
+use crate::status_body::StatusWatch;
+
+/// Headers the gateway sets for the services; never taken from outside.
+pub const PRINCIPAL_HEADER: &str = "x-vibe-principal";
+pub const ROLES_HEADER: &str = "x-vibe-roles";
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Everything the door needs, shared by every connection.
+#[derive(Debug)]
+pub struct Edge {
+    pub authenticator: Authenticator,
+    pub policies: Policies,
+    pub limiter: RateLimiter,
+    pub audit: AuditLog,
+    /// Longest deadline a call may run with; also the deadline of unary calls without one.
+    pub max_timeout: Duration,
+    /// Largest request body accepted.
+    pub max_request_bytes: usize,
+    /// Services reached over the network: their idempotent unary calls are retried when
+    /// the upstream is unavailable (in-process services cannot be unreachable).
+    pub remote_services: Vec<String>,
+}
+
+/// Puts [`Edge`] in front of a service.
+#[derive(Debug, Clone)]
+pub struct EdgeLayer(Arc<Edge>);
+
+impl EdgeLayer {
+    pub fn new(edge: Edge) -> Self {
+        Self(Arc::new(edge))
+    }
+}
+
+impl<S> tower::Layer<S> for EdgeLayer {
+    type Service = EdgeService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        EdgeService {
+            inner,
+            edge: self.0.clone(),
+        }
+    }
+}
+
+/// See [`EdgeLayer`].
+#[derive(Debug, Clone)]
+pub struct EdgeService<S> {
+    inner: S,
+    edge: Arc<Edge>,
+}
+
+impl<S> tower::Service<Request<Body>> for EdgeService<S>
+where
+    S: tower::Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Response<Body>, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        // The ready service handles this call; its clone waits for the next.
+        let ready = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, ready);
+        if !is_grpc(request.headers()) {
+            let mut inner = inner;
+            return Box::pin(inner.call(request));
+        }
+        let edge = self.edge.clone();
+        Box::pin(async move { edge.handle(request, inner).await })
+    }
+}
+
+fn is_grpc(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"))
+}
+
+impl Edge {
+    async fn handle<S>(
+        &self,
+        mut request: Request<Body>,
+        mut inner: S,
+    ) -> Result<Response<Body>, S::Error>
+    where
+        S: tower::Service<Request<Body>, Response = Response<Body>>,
+    {
+        let request_id = request_id(request.headers());
+        tracing::Span::current().record("request_id", request_id.as_str());
+        // Only what is cheap to keep: an audit event is rendered from it when one is due.
+        let mut facts = CallFacts {
+            uri: request.uri().clone(),
+            request_id: request_id.clone(),
+            client_ip: client_ip(&request),
+            user_agent: request.headers().get(USER_AGENT).cloned(),
+            role: "anonymous",
+            principal: String::new(),
+        };
+        let principal = match self
+            .authenticator
+            .authenticate(
+                request
+                    .headers()
+                    .get(AUTHORIZATION)
+                    .map(HeaderValue::as_bytes),
+            )
+            .await
+        {
+            Ok(principal) => principal,
+            Err(error) => {
+                metrics::counter!("gateway_auth_failures_total", "reason" => error.reason())
+                    .increment(1);
+                self.audit
+                    .record(facts.event(
+                        "auth",
+                        "denied",
+                        Code::Unauthenticated,
+                        Some(error.reason()),
+                    ))
+                    .await;
+                let status = tonic::Status::unauthenticated(error.to_string());
+                self.drain(request).await;
+                return Ok(reply(status, &request_id, None));
+            }
+        };
+        facts.principal.clone_from(&principal.subject);
+        facts.role = principal.primary_role().as_str();
+
+        let policy = match self.authorize(&principal, facts.uri.path()) {
+            Ok(policy) => policy.clone(),
+            Err((status, reason)) => {
+                self.audit
+                    .record(facts.event("authz", "denied", status.code(), Some(reason)))
+                    .await;
+                self.drain(request).await;
+                return Ok(reply(status, &request_id, None));
+            }
+        };
+
+        let mut decision = None;
+        if let Some(tier) = self.limiter.tier(&principal, policy.rate_class) {
+            let checked = self
+                .limiter
+                .check(tier, &principal, client_ip(&request))
+                .await;
+            if !checked.allowed {
+                metrics::counter!("gateway_rate_limited_total", "tier" => tier.name).increment(1);
+                self.audit
+                    .record(facts.event(
+                        "security",
+                        "rate_limited",
+                        Code::ResourceExhausted,
+                        Some(tier.name),
+                    ))
+                    .await;
+                let status = tonic::Status::with_error_details(
+                    Code::ResourceExhausted,
+                    format!("rate limit of the {} tier exceeded", tier.name),
+                    ErrorDetails::with_retry_info(Some(checked.retry_after)),
+                );
+                self.drain(request).await;
+                return Ok(reply(status, &request_id, Some(&checked)));
+            }
+            decision = Some(checked);
+        }
+
+        let deadline = self.prepare(&mut request, &principal, &request_id, &policy);
+        let deadline = deadline.map(|after| tokio::time::Instant::now() + after);
+        let sent =
+            if policy.idempotent && !policy.server_streaming && self.is_remote(facts.uri.path()) {
+                retrying(&mut inner, request, deadline).await?
+            } else {
+                once(&mut inner, request, deadline).await?
+            };
+        let response = match sent {
+            Ok(response) => response,
+            Err(status) => {
+                if policy.audited {
+                    self.audit
+                        .record(facts.event("data_access", "failed", status.code(), None))
+                        .await;
+                }
+                return Ok(reply(status, &request_id, decision.as_ref()));
+            }
+        };
+        let mut response = response;
+        set_headers(response.headers_mut(), &request_id, decision.as_ref());
+        if !policy.audited {
+            return Ok(response);
+        }
+        let audit = self.audit.clone();
+        let watch = StatusWatch::new(move |code: Code| {
+            let result = if code == Code::Ok {
+                "succeeded"
+            } else {
+                "failed"
+            };
+            let event = facts.event("data_access", result, code, None);
+            tokio::spawn(async move { audit.record(event).await });
+        });
+        Ok(watch.observe(response))
+    }
+
+    fn is_remote(&self, path: &str) -> bool {
+        let service = path
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        self.remote_services.iter().any(|remote| remote == service)
+    }
+
+    /// Reads what the client is still sending of a refused call (bounded in size and
+    /// time), so an HTTP/1.1 client sees the refusal instead of a broken pipe.
+    async fn drain(&self, request: Request<Body>) {
+        use http_body_util::BodyExt as _;
+        let body = http_body_util::Limited::new(request.into_body(), self.max_request_bytes);
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, body.collect()).await;
+    }
+
+    /// The caller's policy for `path`, or the status that refuses it (fail closed).
+    fn authorize(
+        &self,
+        principal: &Principal,
+        path: &str,
+    ) -> Result<&Arc<MethodPolicy>, (tonic::Status, &'static str)> {
+        let Some(policy) = self.policies.get(path) else {
+            return Err((
+                tonic::Status::permission_denied("this method has no access policy"),
+                "no_policy",
+            ));
+        };
+        if policy.allows(&principal.roles) {
+            return Ok(policy);
+        }
+        if principal.is_anonymous() {
+            return Err((
+                tonic::Status::unauthenticated("this method requires a bearer token"),
+                "token_required",
+            ));
+        }
+        Err((
+            tonic::Status::permission_denied("the caller's roles may not call this method"),
+            "role_not_allowed",
+        ))
+    }
+
+    /// Rewrites what the services see: identity headers set here only, the request id,
+    /// the capped deadline and the body limit. Returns the deadline to enforce.
+    fn prepare(
+        &self,
+        request: &mut Request<Body>,
+        principal: &Principal,
+        request_id: &str,
+        policy: &MethodPolicy,
+    ) -> Option<Duration> {
+        let headers = request.headers_mut();
+        headers.remove(PRINCIPAL_HEADER);
+        headers.remove(ROLES_HEADER);
+        if !principal.is_anonymous()
+            && let Ok(value) = HeaderValue::from_str(&principal.subject)
+        {
+            headers.insert(PRINCIPAL_HEADER, value);
+        }
+        let roles: Vec<&str> = principal.roles.iter().map(|role| role.as_str()).collect();
+        if let Ok(value) = HeaderValue::from_str(&roles.join(",")) {
+            headers.insert(ROLES_HEADER, value);
+        }
+        if let Ok(value) = HeaderValue::from_str(request_id) {
+            headers.insert(REQUEST_ID_HEADER, value);
+        }
+        let asked = headers
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_grpc_timeout);
+        let deadline = match asked {
+            Some(asked) => Some(asked.min(self.max_timeout)),
+            None if policy.server_streaming => None,
+            None => Some(self.max_timeout),
+        };
+        if let Some(deadline) = deadline
+            && let Ok(value) = HeaderValue::from_str(&format!("{}m", deadline.as_millis()))
+        {
+            headers.insert("grpc-timeout", value);
+        }
+        let limit = self.max_request_bytes;
+        let body = std::mem::take(request.body_mut());
+        *request.body_mut() = Body::new(http_body_util::Limited::new(body, limit));
+        deadline
+    }
+}
+
+/// How long a refused call's body may take to arrive before the refusal goes out anyway.
+const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// A trailers-only gRPC response for `status`.
+fn reply(status: tonic::Status, request_id: &str, decision: Option<&Decision>) -> Response<Body> {
+    let mut response = status.into_http::<Body>();
+    set_headers(response.headers_mut(), request_id, decision);
+    if let Some(decision) = decision.filter(|d| !d.allowed) {
+        let seconds = decision.retry_after.as_secs_f64().ceil().max(1.0);
+        if let Ok(value) = HeaderValue::from_str(&format!("{seconds:.0}")) {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, value);
+        }
+    }
+    response
+}
+
+fn set_headers(headers: &mut HeaderMap, request_id: &str, decision: Option<&Decision>) {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert(REQUEST_ID_HEADER, value);
+    }
+    let Some(decision) = decision else { return };
+    let tier = decision.tier;
+    let window = tier.quota.interval() * tier.quota.burst;
+    let policy = format!(
+        "\"{}\";q={};w={}",
+        tier.name,
+        tier.quota.burst,
+        window.as_secs().max(1)
+    );
+    let state = format!(
+        "\"{}\";r={};t={}",
+        tier.name,
+        decision.remaining,
+        decision.reset_after.as_secs_f64().ceil()
+    );
+    for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+}
+
+/// A valid inbound request id (1-128 of `[A-Za-z0-9._:-]`), or a new one.
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| {
+            (1..=128).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+        })
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+fn client_ip<B>(request: &Request<B>) -> Option<IpAddr> {
+    let extensions = request.extensions();
+    let tcp = extensions.get::<TcpConnectInfo>().or_else(|| {
+        extensions
+            .get::<TlsConnectInfo<TcpConnectInfo>>()
+            .map(TlsConnectInfo::get_ref)
+    });
+    tcp.and_then(TcpConnectInfo::remote_addr)
+        .map(|addr| addr.ip())
+}
+
+/// `grpc-timeout`: up to 8 digits and a unit (H, M, S, m, u, n).
+fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+    let split = value.len().checked_sub(1)?;
+    let (digits, unit) = value.split_at(split);
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts_parse() {
+        assert_eq!(parse_grpc_timeout("5S"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_grpc_timeout("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_grpc_timeout("123456789S"), None);
+        assert_eq!(parse_grpc_timeout("5x"), None);
+        assert_eq!(parse_grpc_timeout(""), None);
+    }
+
+    #[test]
+    fn request_ids_are_kept_only_when_valid() {
+        let mut headers = HeaderMap::new();
+        headers.insert(REQUEST_ID_HEADER, HeaderValue::from_static("abc-123"));
+        assert_eq!(request_id(&headers), "abc-123");
+        headers.insert(
+            REQUEST_ID_HEADER,
+            HeaderValue::from_static("bad id with spaces"),
+        );
+        assert_ne!(request_id(&headers), "bad id with spaces");
+    }
+}

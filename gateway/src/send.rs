@@ -1,0 +1,81 @@
+//! Sending a call to its route: bounded by the call's deadline, and for idempotent unary
+//! calls tried again when the upstream answers UNAVAILABLE.
+
+use std::time::Duration;
+
+use http::{Request, Response};
+use tonic::Code;
+use tonic::body::Body;
+
+use crate::status_body::code_of;
+
+/// The inner service's answer, or the status the gateway ends the call with itself.
+pub(crate) type Sent<E> = Result<Result<Response<Body>, tonic::Status>, E>;
+
+/// Calls once, bounded by `deadline`.
+pub(crate) async fn once<S>(
+    inner: &mut S,
+    request: Request<Body>,
+    deadline: Option<tokio::time::Instant>,
+) -> Sent<S::Error>
+where
+    S: tower::Service<Request<Body>, Response = Response<Body>>,
+{
+    use tower::ServiceExt as _;
+    let call = async { inner.ready().await?.call(request).await };
+    match deadline {
+        None => Ok(Ok(call.await?)),
+        Some(at) => match tokio::time::timeout_at(at, call).await {
+            Ok(response) => Ok(Ok(response?)),
+            Err(_) => Ok(Err(tonic::Status::deadline_exceeded(
+                "deadline exceeded at the gateway",
+            ))),
+        },
+    }
+}
+
+/// Attempts of an idempotent unary call when the upstream answers UNAVAILABLE (it is
+/// unreachable, or says so): the body is buffered once and sent again after a pause.
+const ATTEMPTS: u32 = 3;
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
+
+pub(crate) async fn retrying<S>(
+    inner: &mut S,
+    request: Request<Body>,
+    deadline: Option<tokio::time::Instant>,
+) -> Sent<S::Error>
+where
+    S: tower::Service<Request<Body>, Response = Response<Body>>,
+{
+    use http_body_util::BodyExt as _;
+    let (parts, body) = request.into_parts();
+    let Ok(body) = body
+        .collect()
+        .await
+        .map(http_body_util::Collected::to_bytes)
+    else {
+        return Ok(Err(tonic::Status::resource_exhausted(
+            "the request body is too large or broken",
+        )));
+    };
+    let mut attempt = 1;
+    loop {
+        let mut request = Request::new(Body::new(http_body_util::Full::new(body.clone())));
+        *request.method_mut() = parts.method.clone();
+        *request.uri_mut() = parts.uri.clone();
+        *request.version_mut() = parts.version;
+        *request.headers_mut() = parts.headers.clone();
+        *request.extensions_mut() = parts.extensions.clone();
+        let sent = once(inner, request, deadline).await?;
+        let unavailable =
+            matches!(&sent, Ok(response) if code_of(response.headers()) == Some(Code::Unavailable));
+        let pause = RETRY_PAUSE * attempt;
+        let time_left = deadline.is_none_or(|at| tokio::time::Instant::now() + pause < at);
+        if !unavailable || attempt == ATTEMPTS || !time_left {
+            return Ok(sent);
+        }
+        metrics::counter!("gateway_upstream_retries_total").increment(1);
+        tokio::time::sleep(pause).await;
+        attempt += 1;
+    }
+}
