@@ -704,3 +704,31 @@ async fn audited_methods_leave_one_event_per_call_with_its_outcome() {
         "GetDashboard is not audited"
     );
 }
+
+#[tokio::test]
+async fn a_request_over_the_size_limit_is_resource_exhausted_naming_the_limit() {
+    use prost::Message as _;
+    let mut config = test_config();
+    config.gateway.max_request_bytes = 256;
+    let (running, addr) = start(&config).await;
+    let mut products = vibe::proto::integration::v1::dashboard_service_client::DashboardServiceClient::with_interceptor(
+        client::channel(addr).await,
+        client::Bearer::new(&client::token("ana", &["staff"])),
+    );
+    let request = |query: String| vibe::proto::integration::v1::ListProductsRequest {
+        page_size: 10,
+        query,
+        ..Default::default()
+    };
+    let small = request("gummy".to_owned());
+    assert!(small.encoded_len() < 256);
+    products.list_products(small).await.unwrap();
+    let large = request("x".repeat(1000));
+    let status = products.list_products(large).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(
+        status.message().contains("gateway.max_request_bytes"),
+        "{status:?}"
+    );
+    running.shutdown().await.unwrap();
+}

@@ -314,7 +314,17 @@ impl Edge {
         }
         let limit = self.max_request_bytes;
         let body = std::mem::take(request.body_mut());
-        *request.body_mut() = Body::new(http_body_util::Limited::new(body, limit));
+        // The service's decoder passes a status from the body on as the call's status.
+        let limited = http_body_util::BodyExt::map_err(
+            http_body_util::Limited::new(body, limit),
+            move |error| match error.downcast::<http_body_util::LengthLimitError>() {
+                Ok(_) => tonic::Status::resource_exhausted(format!(
+                    "the request is larger than gateway.max_request_bytes ({limit} bytes)"
+                )),
+                Err(error) => tonic::Status::from_error(error),
+            },
+        );
+        *request.body_mut() = Body::new(limited);
         deadline
     }
 }
