@@ -98,7 +98,8 @@ where
     }
 }
 
-fn is_grpc(headers: &HeaderMap) -> bool {
+/// Whether a request is gRPC (grpc-web arrives here already translated).
+pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
     headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -139,17 +140,14 @@ impl Edge {
             Err(error) => {
                 metrics::counter!("gateway_auth_failures_total", "reason" => error.reason())
                     .increment(1);
-                self.audit
-                    .record(facts.event(
-                        "auth",
-                        "denied",
-                        Code::Unauthenticated,
-                        Some(error.reason()),
-                    ))
-                    .await;
+                let event = facts.event(
+                    "auth",
+                    "denied",
+                    Code::Unauthenticated,
+                    Some(error.reason()),
+                );
                 let status = tonic::Status::unauthenticated(error.to_string());
-                self.drain(request).await;
-                return Ok(reply(status, &request_id, None));
+                return Ok(self.refuse(request, &facts, event, status, None).await);
             }
         };
         facts.principal.clone_from(&principal.subject);
@@ -158,37 +156,30 @@ impl Edge {
         let policy = match self.authorize(&principal, facts.uri.path()) {
             Ok(policy) => policy.clone(),
             Err((status, reason)) => {
-                self.audit
-                    .record(facts.event("authz", "denied", status.code(), Some(reason)))
-                    .await;
-                self.drain(request).await;
-                return Ok(reply(status, &request_id, None));
+                let event = facts.event("authz", "denied", status.code(), Some(reason));
+                return Ok(self.refuse(request, &facts, event, status, None).await);
             }
         };
 
         let mut decision = None;
         if let Some(tier) = self.limiter.tier(&principal, policy.rate_class) {
-            let checked = self
-                .limiter
-                .check(tier, &principal, client_ip(&request))
-                .await;
+            let checked = self.limiter.check(tier, &principal, facts.client_ip).await;
             if !checked.allowed {
                 metrics::counter!("gateway_rate_limited_total", "tier" => tier.name).increment(1);
-                self.audit
-                    .record(facts.event(
-                        "security",
-                        "rate_limited",
-                        Code::ResourceExhausted,
-                        Some(tier.name),
-                    ))
-                    .await;
+                let event = facts.event(
+                    "security",
+                    "rate_limited",
+                    Code::ResourceExhausted,
+                    Some(tier.name),
+                );
                 let status = tonic::Status::with_error_details(
                     Code::ResourceExhausted,
                     format!("rate limit of the {} tier exceeded", tier.name),
                     ErrorDetails::with_retry_info(Some(checked.retry_after)),
                 );
-                self.drain(request).await;
-                return Ok(reply(status, &request_id, Some(&checked)));
+                return Ok(self
+                    .refuse(request, &facts, event, status, Some(&checked))
+                    .await);
             }
             decision = Some(checked);
         }
@@ -201,7 +192,7 @@ impl Edge {
             } else {
                 once(&mut inner, request, deadline).await?
             };
-        let response = match sent {
+        let mut response = match sent {
             Ok(response) => response,
             Err(status) => {
                 if policy.audited {
@@ -212,7 +203,6 @@ impl Edge {
                 return Ok(reply(status, &request_id, decision.as_ref()));
             }
         };
-        let mut response = response;
         set_headers(response.headers_mut(), &request_id, decision.as_ref());
         if !policy.audited {
             return Ok(response);
@@ -237,6 +227,20 @@ impl Edge {
             .next()
             .unwrap_or_default();
         self.remote_services.iter().any(|remote| remote == service)
+    }
+
+    /// Ends a call before it reaches its route: the audit event, then the refusal.
+    async fn refuse(
+        &self,
+        request: Request<Body>,
+        facts: &CallFacts,
+        event: vibe_warehouse::AuditEvent,
+        status: tonic::Status,
+        decision: Option<&Decision>,
+    ) -> Response<Body> {
+        self.audit.record(event).await;
+        self.drain(request).await;
+        reply(status, &facts.request_id, decision)
     }
 
     /// Reads what the client is still sending of a refused call (bounded in size and

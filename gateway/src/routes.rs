@@ -56,10 +56,7 @@ impl GatewayRoutes {
         let fallback = tower::service_fn(move |request: Request<axum::body::Body>| {
             let files = files.clone();
             async move {
-                let grpc = request
-                    .headers()
-                    .get(http::header::CONTENT_TYPE)
-                    .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+                let grpc = crate::edge::is_grpc(request.headers());
                 let response = match (grpc, files) {
                     (true, _) => {
                         tonic::Status::unimplemented("no such service or method on this gateway")
