@@ -161,6 +161,8 @@ impl CallFacts {
             details: reason
                 .map(|reason| [("reason".to_owned(), reason.to_owned())].into())
                 .unwrap_or_default(),
+            resource: String::new(),
+            action: String::new(),
         }
     }
 }

@@ -10,7 +10,8 @@ use gcp_bigquery_client::model::table_data_insert_all_request_rows::TableDataIns
 use vibe_warehouse::record::{Record, Value};
 use vibe_warehouse::schema::{CATALOG_ITEMS, LINE_ITEMS, ORDERS, PAYMENTS};
 use vibe_warehouse::{
-    AuditEvent, CatalogItem, LineItem, Order, Payment, Result, Source, TimeRange, WarehouseError,
+    AgeVerification, AuditEvent, CatalogItem, LineItem, Order, Payment, Result, Source, TimeRange,
+    VerificationAttempt, WarehouseError,
 };
 
 use crate::client::{BigQueryWarehouse, Call, map_error};
@@ -50,6 +51,18 @@ impl InsertId for LineItem {
 impl InsertId for AuditEvent {
     fn insert_id(&self) -> String {
         self.event_id.clone()
+    }
+}
+
+impl InsertId for VerificationAttempt {
+    fn insert_id(&self) -> String {
+        self.attempt_id.clone()
+    }
+}
+
+impl InsertId for AgeVerification {
+    fn insert_id(&self) -> String {
+        self.verification_id.clone()
     }
 }
 

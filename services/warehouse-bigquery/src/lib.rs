@@ -13,10 +13,12 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use vibe_warehouse::record::Value;
+use vibe_warehouse::statement::{Placeholders, Statement};
 use vibe_warehouse::{
-    AuditEvent, CatalogItem, DailySales, LineItem, LineItemTotals, MonthlySales, Order, Payment,
-    ProductCursor, ProductFilter, ProductPage, Result, SalesTotals, Source, TimeRange, TopProduct,
-    TopProductsOrder, Warehouse,
+    AgeVerification, AuditEvent, CatalogItem, DailySales, LineItem, LineItemTotals, MonthlySales,
+    Order, Payment, ProductCursor, ProductFilter, ProductPage, Result, SalesTotals, Source,
+    TimeRange, TopProduct, TopProductsOrder, VerificationAttempt, Warehouse,
 };
 
 pub use crate::client::BigQueryWarehouse;
@@ -134,7 +136,19 @@ impl Warehouse for BigQueryWarehouse {
         insert::delete_sales_rows(self, source, range).await
     }
 
-    async fn audit_events(&self, range: TimeRange, limit: u32) -> Result<Vec<AuditEvent>> {
-        queries::audit_events(self, range, limit).await
+    async fn insert_verification_attempts(&self, rows: &[VerificationAttempt]) -> Result<()> {
+        insert::insert_all(self, rows).await
+    }
+
+    async fn insert_age_verifications(&self, rows: &[AgeVerification]) -> Result<()> {
+        insert::insert_all(self, rows).await
+    }
+
+    fn placeholders(&self) -> Placeholders {
+        Placeholders::Named
+    }
+
+    async fn fetch(&self, statement: &Statement) -> Result<Vec<Vec<Value<'static>>>> {
+        queries::fetch(self, statement).await
     }
 }

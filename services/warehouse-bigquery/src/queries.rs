@@ -4,19 +4,20 @@
 
 use gcp_bigquery_client::model::query_parameter::QueryParameter;
 use gcp_bigquery_client::model::table_row::TableRow;
-use vibe_warehouse::record::{Decoder, Record};
+use vibe_warehouse::record::{Decoder, Record, Value};
 use vibe_warehouse::schema::{
     CATALOG_ITEMS, LINE_ITEMS, ORDERS, PAYMENTS, catalog_page_sql, newest_rows_sql,
     top_products_ranking,
 };
+use vibe_warehouse::statement::{Placeholders, Statement, read_row};
 use vibe_warehouse::{
-    AuditEvent, CatalogItem, DailySales, LineItemTotals, MonthlySales, Payment, ProductCursor,
-    ProductFilter, ProductPage, Result, SaleStatus, SalesTotals, Source, TimeRange, TopProduct,
-    TopProductsOrder, WarehouseError,
+    CatalogItem, DailySales, LineItemTotals, MonthlySales, Payment, ProductCursor, ProductFilter,
+    ProductPage, Result, SaleStatus, SalesTotals, Source, TimeRange, TopProduct, TopProductsOrder,
+    WarehouseError,
 };
 
 use crate::client::BigQueryWarehouse;
-use crate::values::{CellDecoder, boolean, int64, string, timestamp};
+use crate::values::{CellDecoder, boolean, int64, string, timestamp, typed_value};
 
 const TOTALS: &str = "COALESCE(SUM(amount_cents), 0), COUNT(*), COUNT(DISTINCT customer_id)";
 
@@ -324,10 +325,21 @@ pub(crate) async fn count_sales_rows(
     Ok([int_at(&row, 0)?, int_at(&row, 1)?, int_at(&row, 2)?])
 }
 
-pub(crate) async fn audit_events(
+/// Runs a portable statement; parameter n is named `p{n}`.
+pub(crate) async fn fetch(
     warehouse: &BigQueryWarehouse,
-    range: TimeRange,
-    limit: u32,
-) -> Result<Vec<AuditEvent>> {
-    newest(warehouse, "audit_events", "event_id", range, limit).await
+    statement: &Statement,
+) -> Result<Vec<Vec<Value<'static>>>> {
+    let params = statement
+        .params
+        .iter()
+        .enumerate()
+        .map(|(i, value)| typed_value(&Placeholders::name(i + 1), value))
+        .collect();
+    let rows = warehouse
+        .query(statement.name, statement.sql.clone(), params)
+        .await?;
+    rows.iter()
+        .map(|row| read_row(&mut CellDecoder::new(row, 0), &statement.columns))
+        .collect()
 }

@@ -67,6 +67,18 @@ pub(crate) fn typed(name: &str, ty: ColumnType, value: &Value<'_>) -> QueryParam
     param(name, type_name, text)
 }
 
+/// A value as a parameter of the type its variant names (statements never bind nulls).
+pub(crate) fn typed_value(name: &str, value: &Value<'_>) -> QueryParameter {
+    let ty = match value {
+        Value::Null | Value::String(_) => ColumnType::String,
+        Value::Int64(_) => ColumnType::Int64,
+        Value::Bool(_) => ColumnType::Bool,
+        Value::Timestamp(_) => ColumnType::Timestamp,
+        Value::Date(_) => ColumnType::Date,
+    };
+    typed(name, ty, value)
+}
+
 /// An `insertAll` row: column name to JSON value.
 pub(crate) fn json_row<R: Record>(row: &R) -> Json {
     let mut values = Vec::with_capacity(R::TABLE.columns.len());

@@ -99,8 +99,9 @@ async fn tables_are_partitioned_clustered_and_filtered() {
     }
     assert_eq!(
         TABLES.iter().filter(|t| t.partition_by.is_some()).count(),
-        4,
-        "payments, orders, line items and audit events are partitioned"
+        6,
+        "payments, orders, line items, audit events, verification attempts and verifications \
+         are partitioned"
     );
 }
 

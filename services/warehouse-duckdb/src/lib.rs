@@ -13,10 +13,12 @@ mod queries;
 
 use std::path::PathBuf;
 
+use vibe_warehouse::record::Value;
+use vibe_warehouse::statement::{Placeholders, Statement};
 use vibe_warehouse::{
-    AuditEvent, CatalogItem, DailySales, LineItem, LineItemTotals, MonthlySales, Order, Payment,
-    ProductCursor, ProductFilter, ProductPage, Result, SalesTotals, Source, TimeRange, TopProduct,
-    TopProductsOrder, Warehouse,
+    AgeVerification, AuditEvent, CatalogItem, DailySales, LineItem, LineItemTotals, MonthlySales,
+    Order, Payment, ProductCursor, ProductFilter, ProductPage, Result, SalesTotals, Source,
+    TimeRange, TopProduct, TopProductsOrder, VerificationAttempt, Warehouse,
 };
 
 use crate::pool::Pool;
@@ -175,11 +177,22 @@ impl Warehouse for DuckDbWarehouse {
             .await
     }
 
-    async fn audit_events(&self, range: TimeRange, limit: u32) -> Result<Vec<AuditEvent>> {
+    async fn insert_verification_attempts(&self, rows: &[VerificationAttempt]) -> Result<()> {
+        insert::append(&self.pool, rows).await
+    }
+
+    async fn insert_age_verifications(&self, rows: &[AgeVerification]) -> Result<()> {
+        insert::append(&self.pool, rows).await
+    }
+
+    fn placeholders(&self) -> Placeholders {
+        Placeholders::Positional
+    }
+
+    async fn fetch(&self, statement: &Statement) -> Result<Vec<Vec<Value<'static>>>> {
+        let statement = statement.clone();
         self.pool
-            .run("audit_events", move |conn| {
-                queries::audit_events(conn, range, limit)
-            })
+            .run(statement.name, move |conn| queries::fetch(conn, &statement))
             .await
     }
 }

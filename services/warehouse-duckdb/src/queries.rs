@@ -3,18 +3,19 @@
 
 use duckdb::types::Value as DuckValue;
 use duckdb::{Connection, Row, params_from_iter};
-use vibe_warehouse::record::Record;
+use vibe_warehouse::record::{Record, Value};
 use vibe_warehouse::schema::{
     CATALOG_ITEMS, LINE_ITEMS, ORDERS, PAYMENTS, catalog_page_sql, newest_rows_sql,
     top_products_ranking,
 };
+use vibe_warehouse::statement::{Statement, read_row};
 use vibe_warehouse::{
-    AuditEvent, CatalogItem, DailySales, LineItemTotals, MonthlySales, Payment, ProductCursor,
-    ProductFilter, ProductPage, Result, SaleStatus, SalesTotals, Source, TimeRange, TopProduct,
-    TopProductsOrder, WarehouseError,
+    CatalogItem, DailySales, LineItemTotals, MonthlySales, Payment, ProductCursor, ProductFilter,
+    ProductPage, Result, SaleStatus, SalesTotals, Source, TimeRange, TopProduct, TopProductsOrder,
+    WarehouseError,
 };
 
-use crate::convert::{RowDecoder, int, query_error, text, timestamp};
+use crate::convert::{Cell, RowDecoder, int, query_error, text, timestamp};
 
 fn completed() -> DuckValue {
     text(SaleStatus::Completed.as_str())
@@ -331,10 +332,21 @@ pub(crate) fn count_sales_rows(
         .ok_or_else(|| WarehouseError::Query("duckdb returned no count row".to_owned()))
 }
 
-pub(crate) fn audit_events(
+/// Runs a portable statement, reading each row as the statement's column types.
+pub(crate) fn fetch(
     connection: &mut Connection,
-    range: TimeRange,
-    limit: u32,
-) -> Result<Vec<AuditEvent>> {
-    newest(connection, "event_id", range, limit)
+    statement: &Statement,
+) -> Result<Vec<Vec<Value<'static>>>> {
+    let mut prepared = connection
+        .prepare_cached(&statement.sql)
+        .map_err(query_error)?;
+    let params = statement.params.iter().map(Cell);
+    let mut rows = prepared
+        .query(params_from_iter(params))
+        .map_err(query_error)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(query_error)? {
+        out.push(read_row(&mut RowDecoder::new(row, 0), &statement.columns)?);
+    }
+    Ok(out)
 }

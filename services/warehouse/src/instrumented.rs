@@ -3,10 +3,12 @@
 use std::future::Future;
 use std::time::Instant;
 
+use crate::record::Value;
+use crate::statement::{Placeholders, Statement};
 use crate::{
-    AuditEvent, CatalogItem, DailySales, LineItem, LineItemTotals, MonthlySales, Order, Payment,
-    ProductCursor, ProductFilter, ProductPage, Result, SalesTotals, Source, TimeRange, TopProduct,
-    TopProductsOrder, Warehouse,
+    AgeVerification, AuditEvent, CatalogItem, DailySales, LineItem, LineItemTotals, MonthlySales,
+    Order, Payment, ProductCursor, ProductFilter, ProductPage, Result, SalesTotals, Source,
+    TimeRange, TopProduct, TopProductsOrder, VerificationAttempt, Warehouse,
 };
 
 /// `W` with every call counted (`vibe_warehouse_queries_total{backend, query, result}`)
@@ -172,8 +174,24 @@ impl<W: Warehouse> Warehouse for Instrumented<W> {
         .await
     }
 
-    async fn audit_events(&self, range: TimeRange, limit: u32) -> Result<Vec<AuditEvent>> {
-        self.observe("audit_events", self.inner.audit_events(range, limit))
+    async fn insert_verification_attempts(&self, rows: &[VerificationAttempt]) -> Result<()> {
+        let call = self.inner.insert_verification_attempts(rows);
+        self.insert("age_verification_attempts", rows, call).await
+    }
+
+    async fn insert_age_verifications(&self, rows: &[AgeVerification]) -> Result<()> {
+        let call = self.inner.insert_age_verifications(rows);
+        self.insert("age_verifications", rows, call).await
+    }
+
+    fn placeholders(&self) -> Placeholders {
+        self.inner.placeholders()
+    }
+
+    // The portable reads (audit pages, compliance) are the trait's own methods over this
+    // `fetch`, so they are observed here under their statement's name.
+    async fn fetch(&self, statement: &Statement) -> Result<Vec<Vec<Value<'static>>>> {
+        self.observe(statement.name, self.inner.fetch(statement))
             .await
     }
 }

@@ -8,16 +8,23 @@
 //! both backends, and [`record`] maps each row type to its columns for both; the
 //! `conformance` module (feature `conformance`) is the one test suite both must pass.
 
+mod compliance;
+pub mod compliance_queries;
 mod error;
 mod instrumented;
 mod query;
 pub mod record;
 mod rows;
 pub mod schema;
+pub mod statement;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use compliance::{
+    AgeVerification, AttemptCount, AttemptStats, AuditCursor, AuditFilter, ProductCompliance,
+    VerificationAttempt,
+};
 pub use error::WarehouseError;
 pub use instrumented::Instrumented;
 pub use query::{
@@ -27,6 +34,11 @@ pub use query::{
 pub use rows::{AuditEvent, CatalogItem, LineItem, Order, Payment, SaleStatus, Source};
 
 pub type Result<T, E = WarehouseError> = std::result::Result<T, E>;
+
+use chrono::{DateTime, Utc};
+use compliance_queries as cq;
+use record::{Decoder, Value};
+use statement::{Cells, Placeholders, Statement};
 
 /// A warehouse backend. Every method is one round trip (or one batch of them for large
 /// inserts) and is safe to call concurrently.
@@ -97,7 +109,118 @@ pub trait Warehouse: Send + Sync + 'static {
     /// order before (or with) its line items.
     async fn delete_sales_rows(&self, source: Source, range: TimeRange) -> Result<()>;
 
+    async fn insert_verification_attempts(&self, rows: &[VerificationAttempt]) -> Result<()>;
+    async fn insert_age_verifications(&self, rows: &[AgeVerification]) -> Result<()>;
+
+    /// How this backend writes parameter placeholders in a [`Statement`].
+    fn placeholders(&self) -> Placeholders;
+
+    /// Runs a portable read and returns its rows as cells of the statement's column types.
+    /// The reads below are built on it, so both backends answer them with the same SQL.
+    async fn fetch(&self, statement: &Statement) -> Result<Vec<Vec<Value<'static>>>>;
+
     /// The newest audit events that occurred in `range`, newest first (ties by event id,
     /// descending).
-    async fn audit_events(&self, range: TimeRange, limit: u32) -> Result<Vec<AuditEvent>>;
+    async fn audit_events(&self, range: TimeRange, limit: u32) -> Result<Vec<AuditEvent>> {
+        let filter = AuditFilter {
+            range,
+            principal: None,
+            event_type: None,
+            result: None,
+            method: None,
+        };
+        self.list_audit_events(&filter, None, limit).await
+    }
+
+    /// Up to `limit` audit events matching `filter`, newest first (then by event id
+    /// descending), starting after `after`.
+    async fn list_audit_events(
+        &self,
+        filter: &AuditFilter,
+        after: Option<&AuditCursor>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>> {
+        let statement = cq::audit_page(self.placeholders(), filter, after, limit);
+        cq::decode_records(self.fetch(&statement).await?)
+    }
+
+    /// Which of `event_ids` are already recorded among the events that occurred in `range`.
+    async fn existing_audit_event_ids(
+        &self,
+        event_ids: &[String],
+        range: TimeRange,
+    ) -> Result<Vec<String>> {
+        let mut found = Vec::new();
+        for chunk in event_ids.chunks(cq::KEYS_PER_STATEMENT) {
+            let statement = cq::existing_audit_ids(self.placeholders(), chunk, range);
+            found.extend(cq::decode_first(
+                self.fetch(&statement).await?,
+                Cells::string,
+                "event_id",
+            )?);
+        }
+        Ok(found)
+    }
+
+    /// The customer's newest verification made in `range`.
+    async fn latest_age_verification(
+        &self,
+        customer_key: &str,
+        range: TimeRange,
+    ) -> Result<Option<AgeVerification>> {
+        let statement = cq::latest_verification(self.placeholders(), customer_key, range);
+        Ok(cq::decode_records(self.fetch(&statement).await?)?
+            .into_iter()
+            .next())
+    }
+
+    /// When the customer's newest attempt in `range` was made.
+    async fn latest_verification_attempt(
+        &self,
+        customer_key: &str,
+        range: TimeRange,
+    ) -> Result<Option<DateTime<Utc>>> {
+        let statement = cq::latest_attempt(self.placeholders(), customer_key, range);
+        let rows = self.fetch(&statement).await?;
+        match rows.into_iter().next() {
+            Some(row) => Cells::new(row).timestamp(),
+            None => Ok(None),
+        }
+    }
+
+    /// Attempts in `range` by outcome and reason, and distinct customers.
+    async fn attempt_stats(&self, range: TimeRange) -> Result<AttemptStats> {
+        let statement = cq::attempt_stats(self.placeholders(), range);
+        cq::decode_attempt_stats(self.fetch(&statement).await?)
+    }
+
+    /// The catalog's products available for sale, by compliance evidence; Δ9-THC above
+    /// `thc_limit_basis_points` exceeds the limit.
+    async fn product_compliance(&self, thc_limit_basis_points: i64) -> Result<ProductCompliance> {
+        let statement = cq::product_compliance(self.placeholders(), thc_limit_basis_points);
+        cq::decode_product_compliance(self.fetch(&statement).await?)
+    }
+
+    /// Distinct customer ids with a completed payment in `range`.
+    async fn transacting_customers(&self, range: TimeRange) -> Result<Vec<String>> {
+        let statement = cq::transacting_customers(self.placeholders(), range);
+        cq::decode_first(self.fetch(&statement).await?, Cells::string, "customer_id")
+    }
+
+    /// How many of `customer_keys` hold a verification made in `made` that expires after
+    /// `valid_after`.
+    async fn count_verified_customers(
+        &self,
+        customer_keys: &[String],
+        made: TimeRange,
+        valid_after: DateTime<Utc>,
+    ) -> Result<i64> {
+        let mut total = 0;
+        for chunk in customer_keys.chunks(cq::KEYS_PER_STATEMENT) {
+            let statement = cq::verified_customers(self.placeholders(), chunk, made, valid_after);
+            let counts = cq::decode_first(self.fetch(&statement).await?, Cells::int64, "count")?;
+            total += counts.into_iter().sum::<i64>();
+        }
+        Ok(total)
+    }
 }

@@ -25,15 +25,15 @@ pub enum Value<'a> {
 }
 
 impl<'a> Value<'a> {
-    fn str(value: &'a str) -> Self {
+    pub(crate) fn str(value: &'a str) -> Self {
         Value::String(Cow::Borrowed(value))
     }
 
-    fn opt_str(value: Option<&'a String>) -> Self {
+    pub(crate) fn opt_str(value: Option<&'a String>) -> Self {
         value.map_or(Value::Null, |v| Value::String(Cow::Borrowed(v)))
     }
 
-    fn opt_int(value: Option<i64>) -> Self {
+    pub(crate) fn opt_int(value: Option<i64>) -> Self {
         value.map_or(Value::Null, Value::Int64)
     }
 
@@ -72,14 +72,14 @@ pub trait Record: Sized {
 }
 
 /// Walks the table's columns while decoding, so errors name the column.
-struct Fields<'d> {
+pub(crate) struct Fields<'d> {
     row: &'d mut dyn Decoder,
     table: &'static Table,
     next: usize,
 }
 
 impl<'d> Fields<'d> {
-    fn new(row: &'d mut dyn Decoder, table: &'static Table) -> Self {
+    pub(crate) fn new(row: &'d mut dyn Decoder, table: &'static Table) -> Self {
         Self {
             row,
             table,
@@ -102,23 +102,23 @@ impl<'d> Fields<'d> {
         })
     }
 
-    fn opt_string(&mut self) -> Result<Option<String>> {
+    pub(crate) fn opt_string(&mut self) -> Result<Option<String>> {
         self.column();
         self.row.string()
     }
 
-    fn string(&mut self) -> Result<String> {
+    pub(crate) fn string(&mut self) -> Result<String> {
         let column = self.column();
         let value = self.row.string()?;
         self.required(value, column)
     }
 
-    fn opt_int64(&mut self) -> Result<Option<i64>> {
+    pub(crate) fn opt_int64(&mut self) -> Result<Option<i64>> {
         self.column();
         self.row.int64()
     }
 
-    fn int64(&mut self) -> Result<i64> {
+    pub(crate) fn int64(&mut self) -> Result<i64> {
         let column = self.column();
         let value = self.row.int64()?;
         self.required(value, column)
@@ -130,7 +130,7 @@ impl<'d> Fields<'d> {
         self.required(value, column)
     }
 
-    fn timestamp(&mut self) -> Result<DateTime<Utc>> {
+    pub(crate) fn timestamp(&mut self) -> Result<DateTime<Utc>> {
         let column = self.column();
         let value = self.row.timestamp()?;
         self.required(value, column)
@@ -341,6 +341,8 @@ impl Record for AuditEvent {
             Value::str(&self.user_agent),
             Value::str(&self.service),
             Value::String(Cow::Owned(details)),
+            Value::str(&self.resource),
+            Value::str(&self.action),
         ]);
     }
 
@@ -361,66 +363,20 @@ impl Record for AuditEvent {
             user_agent: f.string()?,
             service: f.string()?,
             details: f.json_map()?,
+            // Added after the table was first created: older rows hold NULL.
+            resource: f.opt_string()?.unwrap_or_default(),
+            action: f.opt_string()?.unwrap_or_default(),
         })
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::VecDeque;
-
+pub(crate) mod tests {
     use chrono::TimeZone;
 
     use super::*;
 
-    /// Plays back written values as a backend would return them.
-    struct Playback(VecDeque<Value<'static>>);
-
-    impl Playback {
-        fn next(&mut self) -> Value<'static> {
-            self.0.pop_front().unwrap_or(Value::Null)
-        }
-    }
-
-    impl Decoder for Playback {
-        fn string(&mut self) -> Result<Option<String>> {
-            match self.next() {
-                Value::String(v) => Ok(Some(v.into_owned())),
-                Value::Null => Ok(None),
-                other => Err(WarehouseError::Query(format!("not a string: {other:?}"))),
-            }
-        }
-        fn int64(&mut self) -> Result<Option<i64>> {
-            match self.next() {
-                Value::Int64(v) => Ok(Some(v)),
-                Value::Null => Ok(None),
-                other => Err(WarehouseError::Query(format!("not an int: {other:?}"))),
-            }
-        }
-        fn bool(&mut self) -> Result<Option<bool>> {
-            match self.next() {
-                Value::Bool(v) => Ok(Some(v)),
-                Value::Null => Ok(None),
-                other => Err(WarehouseError::Query(format!("not a bool: {other:?}"))),
-            }
-        }
-        fn timestamp(&mut self) -> Result<Option<DateTime<Utc>>> {
-            match self.next() {
-                Value::Timestamp(v) => Ok(Some(v)),
-                Value::Null => Ok(None),
-                other => Err(WarehouseError::Query(format!("not a timestamp: {other:?}"))),
-            }
-        }
-        fn date(&mut self) -> Result<Option<NaiveDate>> {
-            match self.next() {
-                Value::Date(v) => Ok(Some(v)),
-                Value::Null => Ok(None),
-                other => Err(WarehouseError::Query(format!("not a date: {other:?}"))),
-            }
-        }
-    }
-
-    fn round_trip<R: Record + PartialEq + std::fmt::Debug>(row: &R) {
+    pub(crate) fn round_trip<R: Record + PartialEq + std::fmt::Debug>(row: &R) {
         let mut values = Vec::new();
         row.values(&mut values);
         assert_eq!(values.len(), R::TABLE.columns.len(), "{}", R::TABLE.name);
@@ -443,7 +399,7 @@ mod tests {
                 Value::Date(v) => Value::Date(v),
             })
             .collect();
-        let decoded = R::decode(&mut Playback(owned));
+        let decoded = R::decode(&mut crate::statement::Cells::new(owned));
         assert_eq!(decoded.as_ref().ok(), Some(row), "{decoded:?}");
     }
 
@@ -528,6 +484,8 @@ mod tests {
             user_agent: "ua".into(),
             service: "s".into(),
             details: BTreeMap::from([("k \"q\"".to_owned(), "v\n".to_owned())]),
+            resource: "customer/ab".into(),
+            action: "verify_age".into(),
         });
     }
 }

@@ -165,4 +165,8 @@ pub struct AuditEvent {
     pub service: String,
     /// Never tokens, bodies or raw PII.
     pub details: BTreeMap<String, String>,
+    /// What was acted on, as `type/id` (e.g. `customer/3f2a...`); empty if nothing.
+    pub resource: String,
+    /// A short verb, e.g. `verify_age`; empty for the gateway's per-call events.
+    pub action: String,
 }

@@ -253,6 +253,8 @@ pub const AUDIT_EVENTS: Table = Table {
             JsonText,
             "JSON object of strings; never tokens, bodies or raw PII.",
         ),
+        opt("resource", Str, "What was acted on, as type/id; never PII."),
+        opt("action", Str, "A short verb naming the action."),
     ],
     partition_by: Some("occurred_at"),
     require_partition_filter: true,
@@ -260,8 +262,107 @@ pub const AUDIT_EVENTS: Table = Table {
     partition_expiration_days: Some(RETENTION_DAYS),
 };
 
+pub const VERIFICATION_ATTEMPTS: Table = Table {
+    name: "age_verification_attempts",
+    doc: "Every age-verification attempt, of every outcome; personal data only sealed.",
+    columns: &[
+        req("attempt_id", Str, "Unique attempt id."),
+        req(
+            "attempted_at",
+            Timestamp,
+            "When the attempt was made (UTC).",
+        ),
+        req(
+            "customer_key",
+            Str,
+            "HMAC-SHA256 of the customer id (hex); empty if none was usable.",
+        ),
+        req("outcome", Str, "verified, rejected, rate_limited."),
+        req(
+            "reason",
+            Str,
+            "verified, under_minimum_age, invalid_input, rate_limited.",
+        ),
+        req(
+            "failed_fields",
+            Str,
+            "Fields that failed validation, comma-separated.",
+        ),
+        req("method", Str, "self_attested."),
+        opt(
+            "age",
+            Int64,
+            "Whole years on the store's date, when checked.",
+        ),
+        req("state", Str, "Issuing state as entered."),
+        opt(
+            "verification_id",
+            Str,
+            "The verification this attempt produced.",
+        ),
+        req("principal", Str, "Who made the attempt."),
+        req("request_id", Str, "Request id."),
+        req("client_ip", Str, "Caller address."),
+        req("user_agent", Str, "Caller user agent."),
+        req(
+            "pii_key_id",
+            Str,
+            "Id of the key that sealed pii_ciphertext.",
+        ),
+        req(
+            "pii_ciphertext",
+            Str,
+            "Name, date of birth, ID digits: AES-256-GCM, base64.",
+        ),
+    ],
+    partition_by: Some("attempted_at"),
+    require_partition_filter: true,
+    cluster_by: &["customer_key", "outcome"],
+    partition_expiration_days: Some(RETENTION_DAYS),
+};
+
+pub const AGE_VERIFICATIONS: Table = Table {
+    name: "age_verifications",
+    doc: "Successful age verifications; a customer's newest one is their status.",
+    columns: &[
+        req("verification_id", Str, "Unique verification id."),
+        req(
+            "verified_at",
+            Timestamp,
+            "When the customer was verified (UTC).",
+        ),
+        req("expires_at", Timestamp, "verified_at + 365 days."),
+        req("customer_key", Str, "HMAC-SHA256 of the customer id (hex)."),
+        req("method", Str, "self_attested."),
+        req("attempt_id", Str, "The attempt that verified."),
+        req("principal", Str, "Who verified."),
+        req(
+            "pii_key_id",
+            Str,
+            "Id of the key that sealed pii_ciphertext.",
+        ),
+        req(
+            "pii_ciphertext",
+            Str,
+            "Name, date of birth, ID digits: AES-256-GCM, base64.",
+        ),
+    ],
+    partition_by: Some("verified_at"),
+    require_partition_filter: true,
+    cluster_by: &["customer_key"],
+    partition_expiration_days: Some(RETENTION_DAYS),
+};
+
 /// Every table, in creation order.
-pub const TABLES: &[Table] = &[PAYMENTS, ORDERS, LINE_ITEMS, CATALOG_ITEMS, AUDIT_EVENTS];
+pub const TABLES: &[Table] = &[
+    PAYMENTS,
+    ORDERS,
+    LINE_ITEMS,
+    CATALOG_ITEMS,
+    AUDIT_EVENTS,
+    VERIFICATION_ATTEMPTS,
+    AGE_VERIFICATIONS,
+];
 
 /// One catalog page and the match count in one query, for both backends (the SQL is
 /// portable; each passes its own placeholders). The count joins the page, so an empty

@@ -55,6 +55,11 @@ macro_rules! conformance_tests {
             upsert_replaces_catalog_items,
             count_and_delete_sales_rows,
             audit_events_round_trip,
+            audit_pages_filter_and_find_ids,
+            age_verification_reads,
+            attempt_stats_count_every_outcome,
+            product_compliance_counts,
+            verification_coverage_counts,
         );
     };
     (@each $setup:path; $($check:ident),* $(,)?) => {
@@ -69,6 +74,9 @@ macro_rules! conformance_tests {
         )*
     };
 }
+
+mod compliance;
+pub use compliance::*;
 
 // ---- helpers ------------------------------------------------------------------------
 
@@ -267,6 +275,8 @@ fn audit(id: &str, occurred_at: DateTime<Utc>) -> AuditEvent {
         client_ip: "10.0.0.7".to_owned(),
         user_agent: "cockpit/1.0".to_owned(),
         service: "integration".to_owned(),
+        resource: format!("cache/{id}"),
+        action: "invalidate_cache".to_owned(),
         details: BTreeMap::from([
             ("keys".to_owned(), "dashboard:*".to_owned()),
             (
