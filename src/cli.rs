@@ -36,6 +36,17 @@ pub enum Command {
     /// Mints an HS256 token from the configured secret (or `vibe up`'s local one) for
     /// local use, and prints it.
     Token(TokenArgs),
+    /// Prints a new compliance keyring (fresh random keys) to keep as a secret: the
+    /// value of `compliance.keyring`. To rotate, copy its key into your keyring's [keys]
+    /// under a new id and make that id `active`.
+    Keyring(KeyringArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeyringArgs {
+    /// The id of the generated encryption key (stored with every ciphertext).
+    #[arg(long, default_value = "k1")]
+    pub key_id: String,
 }
 
 #[derive(Debug, Args)]

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
             true,
         ),
         Command::Probe(args) => return probe(args),
+        Command::Keyring(args) => return keyring(&args.key_id),
         Command::Token(args) => {
             return match config::load(&sources(
                 cli.config.clone(),
@@ -62,6 +63,7 @@ fn main() -> ExitCode {
     };
     if matches!(cli.command, Command::Up(_))
         && let Err(error) = vibe::local_secret::apply(&mut config, true)
+            .and_then(|()| vibe::local_secret::apply_keyring(&mut config))
     {
         return config_error(&error);
     }
@@ -77,6 +79,17 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+fn keyring(key_id: &str) -> ExitCode {
+    let text = vibe_compliance::Keyring::generate(key_id);
+    // Parsing it back checks the id.
+    if let Err(error) = vibe_compliance::Keyring::parse(&text) {
+        eprintln!("vibe keyring: --key-id: {error}");
+        return ExitCode::from(2);
+    }
+    print!("{text}");
+    ExitCode::SUCCESS
 }
 
 fn probe(args: &vibe::cli::ProbeArgs) -> ExitCode {

@@ -402,7 +402,7 @@ async fn two_gateways_share_one_redis_limit_and_fall_back_when_it_dies() {
     let mut redis = RedisServer::start();
     let mut config = test_config();
     limited(&mut config, 6);
-    config.redis = Some(toml_redis(&redis.url()));
+    config.redis = Some(client::redis_config(&redis.url()));
     let (all, first) = start(&config).await;
     // A second gateway process, routing to the first one's services.
     let mut second_config = config.clone();
@@ -443,11 +443,6 @@ async fn two_gateways_share_one_redis_limit_and_fall_back_when_it_dies() {
 
     second_running.shutdown().await.unwrap();
     all.shutdown().await.unwrap();
-}
-
-fn toml_redis(url: &str) -> vibe::config::Redis {
-    let text = format!("url = {url:?}\ncommand_timeout = \"200ms\"\n");
-    toml::from_str(&text).unwrap()
 }
 
 /// One HTTP/1.1 request; returns the response head.

@@ -38,6 +38,9 @@ pub fn config(dir: &Path, staff_per_minute: u32) -> Config {
     config.cache.error_for = Duration::from_secs(600);
     config.gateway.auth.hs256_secret = Some(vibe::config::Secret::new(SECRET));
     config.gateway.rate_limits.staff.per_minute = staff_per_minute;
+    config.compliance.keyring = Some(vibe::config::Secret::new(
+        vibe_compliance::Keyring::generate("k1"),
+    ));
     config
 }
 

@@ -25,6 +25,8 @@ use crate::status_body::StatusWatch;
 /// Headers the gateway sets for the services; never taken from outside.
 pub const PRINCIPAL_HEADER: &str = "x-vibe-principal";
 pub const ROLES_HEADER: &str = "x-vibe-roles";
+/// The caller's address as the gateway saw it, for the services' own audit records.
+pub const CLIENT_IP_HEADER: &str = "x-vibe-client-ip";
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Everything the door needs, shared by every connection.
@@ -184,7 +186,7 @@ impl Edge {
             decision = Some(checked);
         }
 
-        let deadline = self.prepare(&mut request, &principal, &request_id, &policy);
+        let deadline = self.prepare(&mut request, &principal, &facts, &policy);
         let deadline = deadline.map(|after| tokio::time::Instant::now() + after);
         let sent =
             if policy.idempotent && !policy.server_streaming && self.is_remote(facts.uri.path()) {
@@ -284,12 +286,18 @@ impl Edge {
         &self,
         request: &mut Request<Body>,
         principal: &Principal,
-        request_id: &str,
+        facts: &CallFacts,
         policy: &MethodPolicy,
     ) -> Option<Duration> {
         let headers = request.headers_mut();
         headers.remove(PRINCIPAL_HEADER);
         headers.remove(ROLES_HEADER);
+        headers.remove(CLIENT_IP_HEADER);
+        if let Some(ip) = facts.client_ip
+            && let Ok(value) = HeaderValue::from_str(&ip.to_string())
+        {
+            headers.insert(CLIENT_IP_HEADER, value);
+        }
         if !principal.is_anonymous()
             && let Ok(value) = HeaderValue::from_str(&principal.subject)
         {
@@ -299,7 +307,7 @@ impl Edge {
         if let Ok(value) = HeaderValue::from_str(&roles.join(",")) {
             headers.insert(ROLES_HEADER, value);
         }
-        if let Ok(value) = HeaderValue::from_str(request_id) {
+        if let Ok(value) = HeaderValue::from_str(&facts.request_id) {
             headers.insert(REQUEST_ID_HEADER, value);
         }
         let asked = headers

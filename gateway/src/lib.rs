@@ -23,7 +23,9 @@ mod status_body;
 mod upstream;
 
 pub use audit::{AuditLog, AuditSettings, AuditStore, CallFacts, LogAudit, WarehouseAudit};
-pub use edge::{Edge, EdgeLayer, PRINCIPAL_HEADER, REQUEST_ID_HEADER, ROLES_HEADER};
+pub use edge::{
+    CLIENT_IP_HEADER, Edge, EdgeLayer, PRINCIPAL_HEADER, REQUEST_ID_HEADER, ROLES_HEADER,
+};
 pub use error::GatewayError;
 pub use policy::{MethodPolicy, Policies, RateClass, Role};
 pub use routes::GatewayRoutes;

@@ -1,9 +1,10 @@
-//! The domain objects a process hosts, built from config: the warehouse and the
-//! dashboard for the integration target.
+//! The domain objects a process hosts, built from config: the warehouse, the dashboard
+//! and compliance for the integration target.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use vibe_compliance::{AttemptCounter, AttemptLimit, Compliance, ComplianceSettings};
 use vibe_integration::Dashboard;
 use vibe_warehouse::Warehouse;
 
@@ -18,6 +19,7 @@ const MIGRATE_TIMEOUT: Duration = Duration::from_secs(120);
 pub(crate) struct Domains {
     pub warehouse: Option<Arc<dyn Warehouse>>,
     pub dashboard: Option<Dashboard>,
+    pub compliance: Option<Arc<Compliance>>,
     /// This replica's name in stats (the pod name under Kubernetes).
     pub instance: String,
 }
@@ -36,11 +38,20 @@ impl Domains {
             return Ok(Self {
                 warehouse: None,
                 dashboard: None,
+                compliance: None,
                 instance,
             });
         }
+        // Checked before anything opens: compliance cannot run without its keyring.
+        let keyring = Arc::new(config.compliance.parsed_keyring()?);
         let warehouse = open_warehouse(&config.warehouse).await?;
         let store = config.store.settings()?;
+        let time_zone = store.time_zone;
+        // Counted in Redis when there is one, so every replica shares the limit.
+        let attempts = match &redis {
+            Some(redis) => AttemptCounter::redis(AttemptLimit::default(), redis.clone()),
+            None => AttemptCounter::local(AttemptLimit::default()),
+        };
         let dashboard = Dashboard::new(
             warehouse.clone(),
             store,
@@ -48,9 +59,17 @@ impl Domains {
             redis,
             Arc::new(chrono::Utc::now),
         );
+        let compliance = Compliance::new(
+            warehouse.clone(),
+            keyring,
+            attempts,
+            ComplianceSettings::new(time_zone),
+            Arc::new(chrono::Utc::now),
+        );
         Ok(Self {
             warehouse: Some(warehouse),
             dashboard: Some(dashboard),
+            compliance: Some(Arc::new(compliance)),
             instance,
         })
     }

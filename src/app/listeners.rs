@@ -149,7 +149,11 @@ pub(super) fn service_routes(
                         domains.instance.clone(),
                     )));
                 }
-                routes.add_service(ComplianceServiceServer::new(rpc::ComplianceRpc));
+                if let Some(compliance) = &domains.compliance {
+                    routes.add_service(ComplianceServiceServer::new(rpc::ComplianceRpc::new(
+                        compliance.clone(),
+                    )));
+                }
             }
             ServiceTarget::Reasoning => {
                 routes.add_service(ReasoningServiceServer::new(rpc::ReasoningRpc));

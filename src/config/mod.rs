@@ -5,6 +5,7 @@
 //! and handed to the crates as their own plain settings types. Every struct denies
 //! unknown keys, so a typo stops the process instead of being silently ignored.
 
+mod compliance;
 mod data;
 mod gateway;
 mod load;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use compliance::Compliance;
 pub use data::{
     BigQuery, BigQueryCredentials, Cache, Demo, DuckDb, Store, Warehouse, WarehouseBackend,
 };
@@ -39,6 +41,7 @@ pub struct Config {
     pub warehouse: Warehouse,
     pub cache: Cache,
     pub demo: Demo,
+    pub compliance: Compliance,
 }
 
 /// Listen addresses.
@@ -203,6 +206,7 @@ impl Config {
         self.warehouse.validate()?;
         self.cache.validate()?;
         self.demo.validate()?;
+        self.compliance.validate()?;
         for (key, url) in [
             ("upstreams.integration", &self.upstreams.integration),
             ("upstreams.reasoning", &self.upstreams.reasoning),

@@ -3,6 +3,7 @@
 //! with a message naming the missing capability — never made-up data.
 
 mod compliance;
+mod compliance_wire;
 mod dashboard;
 mod dashboard_server;
 mod memory;

@@ -122,12 +122,16 @@ impl Violations {
 
 /// INVALID_ARGUMENT carrying a `google.rpc.BadRequest` with one violation per field.
 pub fn bad_request(violations: Vec<FieldViolation>) -> Status {
+    bad_request_with(violations, ErrorDetails::new())
+}
+
+/// [`bad_request`] with more details (e.g. an `ErrorInfo`) alongside the violations.
+pub fn bad_request_with(violations: Vec<FieldViolation>, mut details: ErrorDetails) -> Status {
     let message = violations
         .iter()
         .map(|v| format!("{}: {}", v.field, v.description))
         .collect::<Vec<_>>()
         .join("; ");
-    let mut details = ErrorDetails::new();
     for violation in violations {
         details.add_bad_request_violation(violation.field, violation.description);
     }

@@ -41,7 +41,16 @@ pub fn test_config() -> Config {
     config.shutdown.drain_deadline = Duration::from_secs(10);
     config.gateway.auth.hs256_secret = Some(vibe::config::Secret::new(TEST_SECRET));
     config.gateway.reflection = true;
+    config.compliance.keyring = Some(vibe::config::Secret::new(
+        vibe_compliance::Keyring::generate("k1"),
+    ));
     config
+}
+
+/// `[redis]` at `url` with a short command timeout, so a dead Redis is noticed quickly.
+pub fn redis_config(url: &str) -> vibe::config::Redis {
+    let text = format!("url = {url:?}\ncommand_timeout = \"200ms\"\n");
+    toml::from_str(&text).expect("redis config")
 }
 
 /// The HS256 secret of [`test_config`].

@@ -31,6 +31,7 @@ these, so the five split Deployments and the all-in-one one are built the same w
 {{- define "vibe.path.dataDir" -}}/var/lib/vibe{{- end }}
 {{- define "vibe.path.redisDir" -}}/var/run/secrets/vibe/redis{{- end }}
 {{- define "vibe.path.jwtDir" -}}/var/run/secrets/vibe/jwt{{- end }}
+{{- define "vibe.path.keyringDir" -}}/var/run/secrets/vibe/compliance{{- end }}
 {{- define "vibe.path.googleDir" -}}/var/secrets/google{{- end }}
 
 {{/*

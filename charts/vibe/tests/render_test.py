@@ -205,6 +205,8 @@ def check_render(render: str, kube: str, docs: list[dict]) -> None:
     secret_files = []
     if "redis" in config:
         secret_files.append(("redis.url", config["redis"]["url"]["file"]))
+    if "compliance" in config:
+        secret_files.append(("compliance.keyring", config["compliance"]["keyring"]["file"]))
     credentials = config["warehouse"].get("bigquery", {}).get("credentials", {})
     if credentials.get("kind") == "service_account_key":
         secret_files.append(("warehouse.bigquery.credentials.key", credentials["key"]["file"]))
@@ -508,7 +510,12 @@ def check_with_binary(binary: str, render: str, config_text: str) -> None:
         text = config_text
         for secret in re.findall(r'file = "([^"]+)"', config_text):
             local = Path(tmp) / secret.strip("/").replace("/", "_")
-            local.write_text("redis://127.0.0.1:6379/0\n" if "redis" in secret else '{"type": "service_account"}\n')
+            if "keyring" in secret:
+                # A real keyring: `vibe config check` parses it.
+                keyring = subprocess.run([binary, "keyring"], capture_output=True, text=True, check=True).stdout
+                local.write_text(keyring)
+            else:
+                local.write_text("redis://127.0.0.1:6379/0\n" if "redis" in secret else '{"type": "service_account"}\n')
             text = text.replace(f'"{secret}"', json.dumps(str(local)))
         path = Path(tmp) / "vibe.toml"
         path.write_text(text)
