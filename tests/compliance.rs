@@ -714,6 +714,16 @@ fn event(id: &str, at: DateTime<Utc>, principal: &str) -> AuditEvent {
 async fn the_audit_trail_pages_and_deduplicates(setup: &Setup) {
     let c = &setup.compliance;
     let t = chicago(2026, 6, 2, 8, 0);
+    // Sent with nanoseconds, stored with microseconds: a retry is still recognised.
+    let mut fine = event(
+        "e-nanos",
+        t - Duration::hours(1) + Duration::nanoseconds(1_500_250),
+        "ana",
+    );
+    let once = c.record_audit_events(vec![fine.clone()]).await.unwrap();
+    fine.details.insert("retry".to_owned(), "1".to_owned());
+    let again = c.record_audit_events(vec![fine]).await.unwrap();
+    assert_eq!((once.accepted, again.accepted, again.duplicates), (1, 0, 1));
     let events: Vec<AuditEvent> = (0..7)
         .map(|i| {
             event(

@@ -78,7 +78,12 @@ pub fn filter_word<E: Copy + PartialEq + TryFrom<i32>>(
         .ok()
         .and_then(|e| word(table, e))
         .map(|w| Some(w.to_owned()))
-        .ok_or_else(|| Status::invalid_argument(format!("{field}: unknown value {value}")))
+        .ok_or_else(|| {
+            wire::bad_request(vec![FieldViolation::new(
+                field,
+                format!("unknown value {value}"),
+            )])
+        })
 }
 
 pub fn event_type_filter(value: i32) -> Result<Option<String>, Status> {
@@ -89,18 +94,25 @@ pub fn result_filter(value: i32) -> Result<Option<String>, Status> {
     filter_word(&RESULTS, value, "result")
 }
 
-/// A required timestamp field.
+/// A timestamp field (absent stays `None`), within 0001-01-01..=9999-12-31 as BigQuery
+/// stores them, so window arithmetic cannot overflow.
 pub fn time(
     value: Option<&prost_types::Timestamp>,
     field: &str,
 ) -> Result<Option<DateTime<Utc>>, Status> {
+    // Seconds since the epoch of 0001-01-01T00:00:00Z and of 10000-01-01T00:00:00Z.
+    const RANGE: std::ops::Range<i64> = -62_135_596_800..253_402_300_800;
     value
         .map(|t| {
             u32::try_from(t.nanos)
                 .ok()
+                .filter(|_| RANGE.contains(&t.seconds))
                 .and_then(|nanos| DateTime::from_timestamp(t.seconds, nanos))
                 .ok_or_else(|| {
-                    wire::bad_request(vec![FieldViolation::new(field, "is not a valid timestamp")])
+                    wire::bad_request(vec![FieldViolation::new(
+                        field,
+                        "is not a valid timestamp from year 1 to 9999",
+                    )])
                 })
         })
         .transpose()

@@ -37,12 +37,18 @@ GATEWAY_PORT, GRPC_PORT, METRICS_PORT = 8080, 50051, 9464
 MIGRATE_TIMEOUT_S = 120
 SERVICE_TARGETS = ("integration", "reasoning", "memory", "sync")
 # What each render must contain: its Deployments' targets, and which of them scale.
+KEYRING = "vibe-compliance-keyring"
+KEYRING_ENV = "VIBE_COMPLIANCE__KEYRING__FILE"
+KEYRING_DIR = "/var/run/secrets/vibe/compliance"
 EXPECTED = {
-    "default": {"targets": {"gateway", *SERVICE_TARGETS}, "pinned": {"integration"}, "https": False},
-    "production": {"targets": {"gateway", *SERVICE_TARGETS}, "pinned": set(), "https": True},
-    "all-in-one": {"targets": {"all"}, "pinned": {"all"}, "https": False},
-    "features": {"targets": {"gateway", *SERVICE_TARGETS}, "pinned": {"integration"}, "https": True},
-    "all-in-one-scale": {"targets": {"all"}, "pinned": set(), "https": True},
+    "default": {"targets": {"gateway", *SERVICE_TARGETS}, "pinned": {"integration"}, "https": False,
+                "keyring": None},
+    "production": {"targets": {"gateway", *SERVICE_TARGETS}, "pinned": set(), "https": True,
+                   "keyring": KEYRING},
+    "all-in-one": {"targets": {"all"}, "pinned": {"all"}, "https": False, "keyring": None},
+    "features": {"targets": {"gateway", *SERVICE_TARGETS}, "pinned": {"integration"}, "https": True,
+                 "keyring": KEYRING},
+    "all-in-one-scale": {"targets": {"all"}, "pinned": set(), "https": True, "keyring": KEYRING},
 }
 
 
@@ -183,6 +189,7 @@ def check_render(render: str, kube: str, docs: list[dict]) -> None:
         by_kind[doc["kind"]].append(doc)
     named = {(d["kind"], d["metadata"]["name"]): d for d in docs}
     expected = EXPECTED[render]
+    keyring_secret = expected["keyring"]
 
     check.where = f"{render}@{kube}"
     check.that(not by_kind.get("Secret"), "the chart renders no Secret (secrets are referenced by name)")
@@ -205,8 +212,7 @@ def check_render(render: str, kube: str, docs: list[dict]) -> None:
     secret_files = []
     if "redis" in config:
         secret_files.append(("redis.url", config["redis"]["url"]["file"]))
-    if "compliance" in config:
-        secret_files.append(("compliance.keyring", config["compliance"]["keyring"]["file"]))
+    check.that("compliance" not in config, "the shared config names no keyring (only compliance pods get it)")
     credentials = config["warehouse"].get("bigquery", {}).get("credentials", {})
     if credentials.get("kind") == "service_account_key":
         secret_files.append(("warehouse.bigquery.credentials.key", credentials["key"]["file"]))
@@ -244,9 +250,11 @@ def check_render(render: str, kube: str, docs: list[dict]) -> None:
         ports = {p["containerPort"]: p for p in c.get("ports", [])}
         want_ports = {METRICS_PORT} | ({GATEWAY_PORT} if has_gateway else set()) | ({GRPC_PORT} if has_grpc else set())
         check.that(set(ports) == want_ports, f"container ports {sorted(want_ports)} (got {sorted(ports)})")
-        check.that(not any(e["name"].startswith("VIBE_") and e["name"] != "VIBE_CONFIG" for e in c.get("env", []))
+        env = {e["name"]: e.get("value") for e in c.get("env", [])}
+        keyring_file = env.pop(KEYRING_ENV, None)
+        check.that(not any(name.startswith("VIBE_") and name != "VIBE_CONFIG" for name in env)
                    and not c.get("envFrom"),
-                   "no VIBE_* environment (every VIBE_* variable is a config key)")
+                   f"no VIBE_* environment but {KEYRING_ENV} (every VIBE_* variable is a config key)")
         check.that(pod_spec.get("enableServiceLinks") is False,
                    "enableServiceLinks: false (service links would inject VIBE_* variables)")
 
@@ -327,6 +335,22 @@ def check_render(render: str, kube: str, docs: list[dict]) -> None:
             check.that(mount and mount.get("readOnly") and volume.get("secret", {}).get("secretName")
                        and any(i["path"] == os.path.basename(file) for i in items),
                        f"{key}'s file {file} is mounted read-only from a Secret (every process reads the whole config)")
+
+        # The compliance keyring: in the pods that host integration, and only there.
+        keyring_mounts = [m for m in mounts.values()
+                          if m["mountPath"] == KEYRING_DIR or (keyring_secret and (
+                              volumes.get(m["name"], {}).get("secret") or {}).get("secretName") == keyring_secret)]
+        if keyring_secret and "integration" in hosted:
+            mount = mounts.get(os.path.dirname(keyring_file or ""))
+            volume = volumes.get((mount or {}).get("name"), {})
+            items = (volume.get("secret") or {}).get("items") or []
+            check.that(keyring_file and mount and mount.get("readOnly")
+                       and (volume.get("secret") or {}).get("secretName") == keyring_secret
+                       and any(i["path"] == os.path.basename(keyring_file) for i in items),
+                       f"{KEYRING_ENV} names the keyring file, mounted read-only from its Secret")
+        else:
+            check.that(keyring_file is None and not keyring_mounts,
+                       "no keyring where compliance does not run")
 
         # Shutdown: preStop pause, then SIGTERM and the drain, inside the grace period.
         pre_stop = ((c.get("lifecycle") or {}).get("preStop")) or {}
@@ -510,16 +534,15 @@ def check_with_binary(binary: str, render: str, config_text: str) -> None:
         text = config_text
         for secret in re.findall(r'file = "([^"]+)"', config_text):
             local = Path(tmp) / secret.strip("/").replace("/", "_")
-            if "keyring" in secret:
-                # A real keyring: `vibe config check` parses it.
-                keyring = subprocess.run([binary, "keyring"], capture_output=True, text=True, check=True).stdout
-                local.write_text(keyring)
-            else:
-                local.write_text("redis://127.0.0.1:6379/0\n" if "redis" in secret else '{"type": "service_account"}\n')
+            local.write_text("redis://127.0.0.1:6379/0\n" if "redis" in secret else '{"type": "service_account"}\n')
             text = text.replace(f'"{secret}"', json.dumps(str(local)))
         path = Path(tmp) / "vibe.toml"
         path.write_text(text)
         env = {k: v for k, v in os.environ.items() if not k.startswith("VIBE_")}
+        # What compliance pods add: the keyring file, from the environment.
+        keyring = Path(tmp) / "keyring.toml"
+        keyring.write_text(subprocess.run([binary, "keyring"], capture_output=True, text=True, check=True).stdout)
+        env[KEYRING_ENV] = str(keyring)
         run = subprocess.run([binary, "config", "check", "--config", str(path)], capture_output=True, text=True, env=env)
         check.that(run.returncode == 0, f"the binary accepts the rendered config: {run.stderr.strip()[:300]}")
 

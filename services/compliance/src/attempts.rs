@@ -13,6 +13,12 @@ use fred::interfaces::ClientLike;
 use fred::types::scripts::Script;
 use vibe_redis::Redis;
 
+use crate::error::ComplianceError;
+
+fn unavailable(why: impl std::fmt::Display) -> ComplianceError {
+    ComplianceError::Unavailable(format!("attempt counter unavailable: {why}"))
+}
+
 /// How many attempts a customer gets, and over what rolling window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AttemptLimit {
@@ -41,10 +47,6 @@ pub struct Admission {
     pub retry_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("attempt counter unavailable: {0}")]
-pub struct CounterUnavailable(pub String);
-
 /// Sliding-window log in a sorted set: drop attempts older than the window, count, and add
 /// this one only when under the limit. ARGV: now (ms), window (ms), max, member, commit.
 const SLIDING_WINDOW: &str = r"
@@ -72,8 +74,15 @@ pub struct AttemptCounter {
 }
 
 enum Store {
-    Local(Mutex<HashMap<String, VecDeque<DateTime<Utc>>>>),
+    Local(Mutex<LocalLog>),
     Redis { redis: Redis, script: Script },
+}
+
+/// Counted attempts per customer key, oldest first.
+#[derive(Default)]
+struct LocalLog {
+    attempts: HashMap<String, VecDeque<DateTime<Utc>>>,
+    pruned_at: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for AttemptCounter {
@@ -94,7 +103,7 @@ impl AttemptCounter {
     pub fn local(limit: AttemptLimit) -> Self {
         Self {
             limit,
-            store: Store::Local(Mutex::new(HashMap::new())),
+            store: Store::Local(Mutex::new(LocalLog::default())),
         }
     }
 
@@ -119,7 +128,7 @@ impl AttemptCounter {
         customer_key: &str,
         attempt_id: &str,
         now: DateTime<Utc>,
-    ) -> Result<Admission, CounterUnavailable> {
+    ) -> Result<Admission, ComplianceError> {
         self.check(customer_key, attempt_id, now, true).await
     }
 
@@ -128,7 +137,7 @@ impl AttemptCounter {
         &self,
         customer_key: &str,
         now: DateTime<Utc>,
-    ) -> Result<Admission, CounterUnavailable> {
+    ) -> Result<Admission, ComplianceError> {
         self.check(customer_key, "", now, false).await
     }
 
@@ -138,7 +147,7 @@ impl AttemptCounter {
         attempt_id: &str,
         now: DateTime<Utc>,
         commit: bool,
-    ) -> Result<Admission, CounterUnavailable> {
+    ) -> Result<Admission, ComplianceError> {
         match &self.store {
             Store::Local(attempts) => Ok(self.check_local(attempts, customer_key, now, commit)),
             Store::Redis { redis, script } => {
@@ -153,14 +162,14 @@ impl AttemptCounter {
                 let key = format!("vibe:compliance:age-attempts:{customer_key}");
                 let client = redis.pool().next();
                 if !client.is_connected() {
-                    return Err(CounterUnavailable("redis is not connected".to_owned()));
+                    return Err(unavailable("redis is not connected"));
                 }
                 let reply: Vec<i64> = script
                     .evalsha_with_reload(client, vec![key], args)
                     .await
-                    .map_err(|error| CounterUnavailable(error.to_string()))?;
+                    .map_err(unavailable)?;
                 let [allowed, remaining, retry_ms] = reply[..] else {
-                    return Err(CounterUnavailable(format!(
+                    return Err(unavailable(format!(
                         "redis answered {} values, expected 3",
                         reply.len()
                     )));
@@ -178,42 +187,49 @@ impl AttemptCounter {
 
     fn check_local(
         &self,
-        attempts: &Mutex<HashMap<String, VecDeque<DateTime<Utc>>>>,
+        log: &Mutex<LocalLog>,
         customer_key: &str,
         now: DateTime<Utc>,
         commit: bool,
     ) -> Admission {
         let window = chrono::Duration::from_std(self.limit.window).unwrap_or(chrono::Duration::MAX);
+        let cutoff = now
+            .checked_sub_signed(window)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         // A poisoned lock only means another thread panicked mid-update; the log of
         // instants is still well-formed.
-        let mut attempts = attempts
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        // Forget customers whose attempts all left the window, so the map stays bounded by
-        // the customers of one window.
-        if commit && attempts.len() > 10_000 {
-            attempts.retain(|_, log| log.back().is_some_and(|last| *last > now - window));
+        let mut log = log.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Forget customers whose attempts all left the window, at most once a minute, so
+        // the map holds about one window's customers.
+        if log
+            .pruned_at
+            .is_none_or(|at| now - at > chrono::Duration::minutes(1))
+        {
+            log.attempts
+                .retain(|_, times| times.back().is_some_and(|last| *last > cutoff));
+            log.pruned_at = Some(now);
         }
-        let log = attempts.entry(customer_key.to_owned()).or_default();
-        while log.front().is_some_and(|first| *first <= now - window) {
-            log.pop_front();
-        }
-        let count = u32::try_from(log.len()).unwrap_or(u32::MAX);
-        if count < self.limit.max {
-            if commit {
-                log.push_back(now);
-            }
-            let used = count + u32::from(commit);
+        let live = |times: &VecDeque<DateTime<Utc>>| -> Vec<DateTime<Utc>> {
+            times.iter().copied().filter(|t| *t > cutoff).collect()
+        };
+        let counted = log.attempts.get(customer_key).map(live).unwrap_or_default();
+        let count = u32::try_from(counted.len()).unwrap_or(u32::MAX);
+        if count >= self.limit.max {
             return Admission {
-                allowed: true,
-                remaining: self.limit.max - used,
-                retry_at: None,
+                allowed: false,
+                remaining: 0,
+                retry_at: counted.first().map(|first| *first + window),
             };
         }
+        if commit {
+            let mut times: VecDeque<DateTime<Utc>> = counted.into();
+            times.push_back(now);
+            log.attempts.insert(customer_key.to_owned(), times);
+        }
         Admission {
-            allowed: false,
-            remaining: 0,
-            retry_at: log.front().map(|first| *first + window),
+            allowed: true,
+            remaining: self.limit.max - count - u32::from(commit),
+            retry_at: None,
         }
     }
 }

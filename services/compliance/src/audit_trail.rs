@@ -163,6 +163,15 @@ impl Compliance {
                 attempt: None,
             });
         }
+        // Stored times have microseconds (both engines): compare what will be stored, so
+        // a retried event is found again.
+        let events: Vec<AuditEvent> = events
+            .into_iter()
+            .map(|mut event| {
+                event.occurred_at = truncate_to_micros(event.occurred_at);
+                event
+            })
+            .collect();
         let (Some(first), Some(last)) = (
             events.iter().map(|e| e.occurred_at).min(),
             events.iter().map(|e| e.occurred_at).max(),
@@ -174,7 +183,9 @@ impl Compliance {
         };
         let range = TimeRange {
             start: first,
-            end: last + chrono::Duration::microseconds(1),
+            end: last
+                .checked_add_signed(chrono::Duration::microseconds(1))
+                .unwrap_or(last),
         };
         let ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
         let mut seen: BTreeSet<String> = self
@@ -196,4 +207,8 @@ impl Compliance {
             duplicates: i64::try_from(total - accepted).unwrap_or(i64::MAX),
         })
     }
+}
+
+fn truncate_to_micros(instant: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(instant.timestamp_micros()).unwrap_or(instant)
 }

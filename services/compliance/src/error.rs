@@ -54,9 +54,3 @@ impl From<vibe_warehouse::WarehouseError> for ComplianceError {
         }
     }
 }
-
-impl From<crate::attempts::CounterUnavailable> for ComplianceError {
-    fn from(error: crate::attempts::CounterUnavailable) -> Self {
-        ComplianceError::Unavailable(error.to_string())
-    }
-}

@@ -172,21 +172,30 @@ impl Compliance {
     /// warehouse counts the verified ones.
     async fn coverage(&self, window: TimeRange) -> Result<Coverage, ComplianceError> {
         let customers = self.warehouse.transacting_customers(window).await?;
-        let keys: Vec<String> = customers
-            .iter()
-            .map(|id| self.keyring.customer_key(id))
-            .collect();
+        let transacting = i64::try_from(customers.len()).unwrap_or(i64::MAX);
+        // Tens of thousands of HMACs are CPU work: off the async threads.
+        let keyring = self.keyring.clone();
+        let keys: Vec<String> = tokio::task::spawn_blocking(move || {
+            customers
+                .iter()
+                .map(|id| keyring.customer_key(id))
+                .collect()
+        })
+        .await
+        .map_err(|error| ComplianceError::Internal(format!("hashing customer ids: {error}")))?;
         // A verification valid during the window was made before its end and within one
         // validity period (plus a day of slack) before its start.
         let made = TimeRange {
-            start: window.start - self.settings.validity - chrono::Duration::days(1),
+            start: window
+                .start
+                .checked_sub_signed(self.settings.validity + chrono::Duration::days(1))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
             end: window.end,
         };
         let verified = self
             .warehouse
             .count_verified_customers(&keys, made, window.start)
             .await?;
-        let transacting = i64::try_from(customers.len()).unwrap_or(i64::MAX);
         Ok(Coverage {
             customers_transacting: transacting,
             customers_transacting_verified: verified,

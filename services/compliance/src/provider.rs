@@ -5,14 +5,20 @@
 
 use chrono::NaiveDate;
 
-/// What a provider is asked to confirm. It sees the data only for the call.
-#[derive(Debug)]
+/// What a provider is asked to confirm. It sees the data only for the call; `Debug` shows
+/// none of it.
 pub struct IdentityClaim<'a> {
     pub full_name: &'a str,
     pub date_of_birth: NaiveDate,
     /// Two-letter issuing state.
     pub state: &'a str,
     pub id_last_four: &'a str,
+}
+
+impl std::fmt::Debug for IdentityClaim<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdentityClaim(redacted)")
+    }
 }
 
 /// A provider's verdict.

@@ -213,15 +213,18 @@ pub fn store_today(time_zone: chrono_tz::Tz, now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&time_zone).date_naive()
 }
 
-/// Checks a customer id: required, 1 to 128 characters, no control characters.
+/// Checks a customer id: required, 1 to 128 of `A-Z a-z 0-9 . _ : -` (what POS ids use).
+/// Ids are compared exactly (POS ids are case-sensitive); the narrow alphabet keeps one
+/// customer from getting fresh attempts through spaces or look-alike characters.
 #[must_use]
 pub fn validate_customer_id(id: &str) -> Option<FieldViolation> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-');
     let description = if id.is_empty() {
         "is required"
     } else if id.chars().count() > MAX_CUSTOMER_ID_CHARS {
         "must be at most 128 characters"
-    } else if id.chars().any(char::is_control) {
-        "must not contain control characters"
+    } else if !id.chars().all(allowed) {
+        "must contain only letters, digits, '.', '_', ':' and '-'"
     } else {
         return None;
     };
@@ -542,7 +545,8 @@ mod tests {
     #[test]
     fn customer_id_rules() {
         assert_eq!(validate_customer_id("cust-42"), None);
-        assert_eq!(validate_customer_id(&"é".repeat(128)), None);
+        assert_eq!(validate_customer_id("JDKY:HB_WT1.D4"), None);
+        assert_eq!(validate_customer_id(&"a".repeat(128)), None);
 
         let empty = validate_customer_id("").expect("empty id is invalid");
         assert_eq!(empty.field, "customer_id");
@@ -551,9 +555,22 @@ mod tests {
         let long = validate_customer_id(&"a".repeat(129)).expect("129 chars is invalid");
         assert_eq!(long.description, "must be at most 128 characters");
 
-        for id in ["a\nb", "a\u{0}b", "tab\t", "del\u{7f}"] {
-            let control = validate_customer_id(id).expect("control char is invalid");
-            assert_eq!(control.description, "must not contain control characters");
+        // Spaces, look-alikes and control characters would make one customer several.
+        for id in [
+            "a\nb",
+            "a\u{0}b",
+            "tab\t",
+            "del\u{7f}",
+            " pos-1",
+            "pos 1",
+            "pos‐1",
+            "é",
+        ] {
+            let bad = validate_customer_id(id).expect("character outside the alphabet");
+            assert_eq!(
+                bad.description,
+                "must contain only letters, digits, '.', '_', ':' and '-'"
+            );
         }
     }
 }

@@ -32,9 +32,7 @@ pub struct VerifyAgeRequest {
 
 impl std::fmt::Debug for VerifyAgeRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerifyAgeRequest")
-            .field("state", &self.state)
-            .finish_non_exhaustive()
+        f.debug_struct("VerifyAgeRequest").finish_non_exhaustive()
     }
 }
 
@@ -240,7 +238,12 @@ impl Compliance {
             failed_fields: failed_fields.clone(),
             method: SELF_ATTESTED.to_owned(),
             age: age.map(i64::from),
-            state: record.state.chars().take(8).collect(),
+            // Only a known code: a mistyped field could hold anything, even ID digits.
+            state: if rules::STATES.contains(&record.state) {
+                record.state.to_owned()
+            } else {
+                String::new()
+            },
             verification_id: verification.as_ref().map(|v| v.verification_id.clone()),
             principal: record.caller.principal.clone(),
             request_id: record.caller.request_id.clone(),
@@ -250,19 +253,22 @@ impl Compliance {
             pii_ciphertext: sealed.ciphertext,
         };
         let event = self.attempt_event(record, reason, &failed_fields);
-        let verifications: Vec<AgeVerification> = verification.iter().cloned().collect();
-        let (attempts, verified, audited) = tokio::join!(
+        // The attempt first: a verification is only stored once its attempt is on record.
+        let (attempted, audited) = tokio::join!(
             self.warehouse
                 .insert_verification_attempts(std::slice::from_ref(&attempt)),
-            self.warehouse.insert_age_verifications(&verifications),
             self.warehouse
                 .insert_audit_events(std::slice::from_ref(&event)),
         );
-        attempts?;
-        verified?;
+        attempted?;
         if let Err(error) = audited {
             // The attempt itself is on record; the audit event is the lesser copy.
             tracing::warn!(error = %error, attempt_id = record.attempt_id, "compliance audit event not written");
+        }
+        if let Some(verification) = &verification {
+            self.warehouse
+                .insert_age_verifications(std::slice::from_ref(verification))
+                .await?;
         }
         tracing::info!(
             attempt_id = record.attempt_id,
@@ -307,7 +313,8 @@ impl Compliance {
             role: record.caller.role.clone(),
             method: VERIFY_AGE_METHOD.to_owned(),
             result: result.to_owned(),
-            status_code: 0,
+            // What the call answers: INVALID_ARGUMENT for invalid input, OK otherwise.
+            status_code: if reason == Reason::InvalidInput { 3 } else { 0 },
             request_id: record.caller.request_id.clone(),
             client_ip: record.caller.client_ip.clone(),
             user_agent: record.caller.user_agent.clone(),

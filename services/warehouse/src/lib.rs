@@ -215,12 +215,22 @@ pub trait Warehouse: Send + Sync + 'static {
         made: TimeRange,
         valid_after: DateTime<Utc>,
     ) -> Result<i64> {
-        let mut total = 0;
-        for chunk in customer_keys.chunks(cq::KEYS_PER_STATEMENT) {
-            let statement = cq::verified_customers(self.placeholders(), chunk, made, valid_after);
-            let counts = cq::decode_first(self.fetch(&statement).await?, Cells::int64, "count")?;
-            total += counts.into_iter().sum::<i64>();
-        }
-        Ok(total)
+        use futures::{StreamExt, TryStreamExt};
+        let statements: Vec<Statement> = customer_keys
+            .chunks(cq::KEYS_PER_STATEMENT)
+            .map(|chunk| cq::verified_customers(self.placeholders(), chunk, made, valid_after))
+            .collect();
+        // A few at a time: a long window's customers need many statements, each one round
+        // trip.
+        let counts: Vec<i64> = futures::stream::iter(statements)
+            .map(|statement| async move {
+                let rows = self.fetch(&statement).await?;
+                let counts = cq::decode_first(rows, Cells::int64, "count")?;
+                Ok::<i64, WarehouseError>(counts.into_iter().sum())
+            })
+            .buffer_unordered(4)
+            .try_collect()
+            .await?;
+        Ok(counts.into_iter().sum())
     }
 }

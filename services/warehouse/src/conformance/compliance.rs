@@ -110,6 +110,10 @@ pub async fn audit_pages_filter_and_find_ids(warehouse: &dyn Warehouse) {
         }
         events.push(event);
     }
+    // Three at one instant: pages must break the tie by event id across page boundaries.
+    for id in ["tie-a", "tie-b", "tie-c"] {
+        events.push(audit(id, base() + Duration::minutes(10)));
+    }
     ok(
         warehouse.insert_audit_events(&events).await,
         "insert_audit_events",
@@ -395,8 +399,8 @@ pub async fn verification_coverage_counts(warehouse: &dyn Warehouse) {
         let made = if i % 2 == 0 {
             t - Duration::days(30)
         } else {
-            // Expired the day before the window.
-            t - Duration::days(366)
+            // Expired an hour before the window starts, though made inside `made` below.
+            t - Duration::days(365) - Duration::hours(1)
         };
         verifications.push(verification(
             &format!("v{i:04}"),
@@ -410,7 +414,7 @@ pub async fn verification_coverage_counts(warehouse: &dyn Warehouse) {
         warehouse.insert_age_verifications(&verifications).await,
         "insert_age_verifications",
     );
-    let made = range(window.start - Duration::days(365), window.end);
+    let made = range(window.start - Duration::days(366), window.end);
     let got = ok(
         warehouse
             .count_verified_customers(&customers, made, window.start)
