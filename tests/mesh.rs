@@ -190,7 +190,32 @@ async fn gateway_alone_routes_to_remote_services() {
         "the remote service saw the routed call:\n{metrics}"
     );
 
+    // An anonymous call is refused and audited; this gateway cannot open the integration
+    // target's DuckDB file, so the event reaches the audit table through RecordAuditEvents.
+    let mut anonymous = DashboardServiceClient::new(client::channel(addr).await);
+    let status = anonymous
+        .get_dashboard(GetDashboardRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
     gateway.shutdown().await.unwrap();
+    let range = vibe_warehouse::TimeRange {
+        start: chrono::Utc::now() - chrono::Duration::minutes(5),
+        end: chrono::Utc::now() + chrono::Duration::minutes(1),
+    };
+    let events = integration
+        .warehouse()
+        .unwrap()
+        .audit_events(range, 100)
+        .await
+        .unwrap();
+    assert!(
+        events.iter().any(|e| e.service == "gateway"
+            && e.event_type == "authz"
+            && e.result == "denied"
+            && e.method.ends_with("/GetDashboard")),
+        "{events:#?}"
+    );
     integration.shutdown().await.unwrap();
 }
 

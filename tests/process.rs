@@ -192,6 +192,33 @@ fn a_missing_secret_exits_2_and_secrets_are_never_printed() {
     assert!(output.status.success(), "{output:?}");
     assert!(stdout.contains(path), "the file is named: {stdout}");
     assert!(!stdout.contains("hunter2"), "{stdout}");
+
+    // Compliance needs its keyring: a broken one, or none where integration runs, stops
+    // the process naming the key, and key material is never echoed.
+    let keyring = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        keyring.path(),
+        "active = \"k1\"\nlookup_key = \"c2VjcmV0\"\n",
+    )
+    .unwrap();
+    let keyring_path = keyring.path().to_str().unwrap();
+    let output = run(
+        &["config", "check"],
+        &[("VIBE_COMPLIANCE__KEYRING__FILE", keyring_path)],
+    );
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("c2VjcmV0"));
+    assert_one_line_config_error(&output, "compliance.keyring");
+    let data = tempfile::tempdir().unwrap();
+    let warehouse = data.path().join("w.duckdb");
+    let output = run(
+        &["serve", "--target", "integration"],
+        &[
+            ("VIBE_WAREHOUSE__DUCKDB__PATH", warehouse.to_str().unwrap()),
+            ("VIBE_LISTEN__GRPC", "127.0.0.1:0"),
+            ("VIBE_LISTEN__METRICS", "127.0.0.1:0"),
+        ],
+    );
+    assert_one_line_config_error(&output, "compliance.keyring");
 }
 
 #[test]
@@ -250,6 +277,13 @@ async fn up_serves_every_service_and_exits_0_on_sigterm() {
     let mode =
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&secret).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600, "the local secret is private");
+    // And a local compliance keyring (0600) that parses, since the integration target needs one.
+    let keyring = data.path().join("compliance-keyring.toml");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&keyring).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "the local keyring is private");
+    vibe_compliance::Keyring::parse(&std::fs::read_to_string(&keyring).unwrap()).unwrap();
     let env = [("VIBE_WAREHOUSE__DUCKDB__PATH", warehouse.to_str().unwrap())];
     let minted = run(
         &["token", "--sub", "ana", "--role", "staff", "--ttl", "10m"],

@@ -28,32 +28,6 @@ impl AuditStore for WarehouseAudit {
     }
 }
 
-/// The process log (target `audit`), where no audit table is reachable from this process
-/// (a split gateway in front of an embedded DuckDB warehouse).
-pub struct LogAudit;
-
-#[async_trait::async_trait]
-impl AuditStore for LogAudit {
-    async fn write(&self, events: &[AuditEvent]) -> Result<(), String> {
-        for e in events {
-            tracing::info!(
-                target: "audit",
-                event_id = %e.event_id,
-                event_type = %e.event_type,
-                principal = %e.principal,
-                role = %e.role,
-                method = %e.method,
-                result = %e.result,
-                status_code = e.status_code,
-                request_id = %e.request_id,
-                client_ip = %e.client_ip,
-                "audit event"
-            );
-        }
-        Ok(())
-    }
-}
-
 /// Batching and back-pressure.
 #[derive(Debug, Clone, Copy)]
 pub struct AuditSettings {

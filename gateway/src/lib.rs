@@ -22,7 +22,7 @@ mod send;
 mod status_body;
 mod upstream;
 
-pub use audit::{AuditLog, AuditSettings, AuditStore, CallFacts, LogAudit, WarehouseAudit};
+pub use audit::{AuditLog, AuditSettings, AuditStore, CallFacts, WarehouseAudit};
 pub use edge::{
     CLIENT_IP_HEADER, Edge, EdgeLayer, PRINCIPAL_HEADER, REQUEST_ID_HEADER, ROLES_HEADER,
 };

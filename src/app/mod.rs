@@ -6,6 +6,7 @@
 
 mod domains;
 mod listeners;
+mod remote_audit;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -309,12 +310,19 @@ async fn edge(
             let warehouse = open_warehouse(&config.warehouse).await?;
             std::sync::Arc::new(vibe_gateway::WarehouseAudit(warehouse))
         }
-        None => {
-            tracing::warn!(
-                "audit events go to the log: this gateway cannot reach the embedded warehouse"
-            );
-            std::sync::Arc::new(vibe_gateway::LogAudit)
-        }
+        // The embedded warehouse belongs to the integration target: write through it.
+        None => std::sync::Arc::new(
+            remote_audit::RemoteAudit::new(
+                &config.upstreams.integration,
+                config.upstreams.connect_timeout,
+            )
+            .map_err(|why| {
+                AppError::Config(crate::config::ConfigError::invalid(
+                    "upstreams.integration",
+                    why,
+                ))
+            })?,
+        ),
     };
     let (audit, writer) = vibe_gateway::AuditLog::start(
         store,

@@ -12,6 +12,7 @@ mod sync;
 mod wire;
 
 pub use compliance::ComplianceRpc;
+pub(crate) use compliance_wire::event_to_wire;
 pub use dashboard::DashboardRpc;
 pub use dashboard_server::DashboardServer;
 pub use memory::MemoryRpc;
