@@ -16,6 +16,7 @@ mod edge;
 mod error;
 pub mod http;
 pub mod limit;
+mod outlier;
 mod policy;
 mod routes;
 mod send;

@@ -3,13 +3,13 @@ use std::time::Duration;
 
 use http::{Request, Response};
 use tonic::body::Body;
-use tonic::transport::channel::Change;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 use vibe_telemetry::InjectTraceContextLayer;
 
 use crate::GatewayError;
+use crate::outlier::{Ejection, Pool};
 
 /// Where calls for one public service go: any gRPC-speaking HTTP service. Transport
 /// errors become UNAVAILABLE statuses at the route.
@@ -24,8 +24,9 @@ pub struct RemoteUpstream {
     /// `http://host:port` of the upstream's gRPC listener.
     pub address: String,
     pub connect_timeout: Duration,
-    /// HTTP/2 connections kept to it; calls are spread over them (power of two choices),
-    /// so one connection's flow control or a slow stream does not hold up the rest.
+    /// HTTP/2 connections kept to it; calls are spread over them (the lesser load of two),
+    /// so one connection's flow control or a slow stream does not hold up the rest, and a
+    /// connection that keeps failing is ejected (see `outlier`).
     pub connections: usize,
 }
 
@@ -40,19 +41,11 @@ impl RemoteUpstream {
             })?
             .connect_timeout(self.connect_timeout)
             .tcp_nodelay(true);
-        // Keyed by index: `balance_list` keys by URI and would fold them into one.
-        let (channel, changes) = Channel::balance_channel::<usize>(self.connections.max(1));
-        for key in 0..self.connections.max(1) {
-            let _ = changes.try_send(Change::Insert(key, endpoint.clone()));
-        }
+        let connections = vec![endpoint; self.connections.max(1)];
+        let pool = Pool::new(&self.address, connections, Ejection::default());
         let service = tower::ServiceBuilder::new()
             .layer(InjectTraceContextLayer)
-            .service(channel)
-            .map_err(move |error| {
-                // The balancer drops its connections when this sender goes away.
-                let _keep = &changes;
-                BoxError::from(error)
-            });
+            .service(pool);
         Ok(BoxCloneSyncService::new(service))
     }
 }
