@@ -9,7 +9,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use fred::interfaces::ClientLike;
 use fred::types::scripts::Script;
 use vibe_redis::Redis;
 
@@ -160,12 +159,10 @@ impl AttemptCounter {
                     if commit { "1" } else { "0" }.to_owned(),
                 ];
                 let key = format!("vibe:compliance:age-attempts:{customer_key}");
-                let client = redis.pool().next();
-                if !client.is_connected() {
-                    return Err(unavailable("redis is not connected"));
-                }
+                // A connection still (re)connecting holds the command up to the pool's
+                // command timeout: a Redis that is down costs that long, then UNAVAILABLE.
                 let reply: Vec<i64> = script
-                    .evalsha_with_reload(client, vec![key], args)
+                    .evalsha_with_reload(redis.pool().next(), vec![key], args)
                     .await
                     .map_err(unavailable)?;
                 let [allowed, remaining, retry_ms] = reply[..] else {
