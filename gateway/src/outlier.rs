@@ -103,20 +103,19 @@ impl Pool {
         }
     }
 
-    /// The less loaded of two neighbouring candidates in rotation, skipping ejected ones.
+    /// The less loaded of the next two connections in rotation that are not ejected.
     fn pick(&self) -> usize {
         let now = Instant::now();
-        let live: Vec<usize> = (0..self.slots.len())
-            .filter(|&i| !self.slots[i].ejected(now))
-            .collect();
-        let live = if live.is_empty() {
-            (0..self.slots.len()).collect()
-        } else {
-            live
-        };
+        let n = self.slots.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let a = live[start % live.len()];
-        let b = live[(start + 1) % live.len()];
+        let mut live = (0..n)
+            .map(|k| (start + k) % n)
+            .filter(|&i| !self.slots[i].ejected(now));
+        // None out is the rule (at most half are ejected); the rotation is the fallback.
+        let Some(a) = live.next() else {
+            return start % n;
+        };
+        let b = live.next().unwrap_or(a);
         let load = |i: usize| self.slots[i].in_flight.load(Ordering::Relaxed);
         if load(b) < load(a) { b } else { a }
     }

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 use vibe_warehouse::AuditEvent;
 
@@ -47,11 +48,11 @@ impl vibe_gateway::AuditStore for RemoteAudit {
             let metadata = request.metadata_mut();
             metadata.insert(
                 vibe_gateway::PRINCIPAL_HEADER,
-                "gateway".parse().map_err(|_| "header")?,
+                MetadataValue::from_static("gateway"),
             );
             metadata.insert(
                 vibe_gateway::ROLES_HEADER,
-                "service".parse().map_err(|_| "header")?,
+                MetadataValue::from_static("service"),
             );
             self.client
                 .clone()

@@ -74,16 +74,14 @@ pub fn filter_word<E: Copy + PartialEq + TryFrom<i32>>(
     if value == 0 {
         return Ok(None);
     }
-    E::try_from(value)
-        .ok()
-        .and_then(|e| word(table, e))
-        .map(|w| Some(w.to_owned()))
-        .ok_or_else(|| {
-            wire::bad_request(vec![FieldViolation::new(
-                field,
-                format!("unknown value {value}"),
-            )])
-        })
+    let known = word_of(table, value);
+    if known.is_empty() {
+        return Err(wire::bad_request(vec![FieldViolation::new(
+            field,
+            format!("unknown value {value}"),
+        )]));
+    }
+    Ok(Some(known))
 }
 
 pub fn event_type_filter(value: i32) -> Result<Option<String>, Status> {
@@ -179,12 +177,13 @@ pub fn caller(metadata: &MetadataMap) -> Caller {
             .unwrap_or_default()
             .to_owned()
     };
-    let roles = text(vibe_gateway::ROLES_HEADER);
-    // The strongest role the caller holds names them in the audit record.
-    let role = ["admin", "staff", "service", "customer"]
-        .into_iter()
-        .find(|r| roles.split(',').any(|held| held == *r))
-        .unwrap_or("anonymous");
+    // The role that names the caller in the gateway's audit events names them here too.
+    let role = text(vibe_gateway::ROLES_HEADER)
+        .split(',')
+        .filter_map(vibe_gateway::Role::from_claim)
+        .max()
+        .unwrap_or(vibe_gateway::Role::Anonymous)
+        .as_str();
     Caller {
         principal: text(vibe_gateway::PRINCIPAL_HEADER),
         role: role.to_owned(),

@@ -117,10 +117,6 @@ impl AttemptCounter {
         }
     }
 
-    pub fn limit(&self) -> AttemptLimit {
-        self.limit
-    }
-
     /// Counts an attempt by `customer_key` at `now` if the customer has attempts left.
     pub async fn admit(
         &self,

@@ -22,10 +22,10 @@ fn completed() -> DuckValue {
 }
 
 /// Runs `sql` with `params` and maps every row.
-fn select<T>(
+fn select<T, P: duckdb::ToSql>(
     connection: &Connection,
     sql: &str,
-    params: Vec<DuckValue>,
+    params: impl IntoIterator<Item = P>,
     mut map: impl FnMut(&Row<'_>) -> Result<T>,
 ) -> Result<Vec<T>> {
     let mut statement = connection.prepare_cached(sql).map_err(query_error)?;
@@ -56,7 +56,7 @@ const TOTALS: &str = "CAST(COALESCE(SUM(amount_cents), 0) AS BIGINT), COUNT(*), 
                       COUNT(DISTINCT customer_id)";
 
 pub(crate) fn ping(connection: &mut Connection) -> Result<()> {
-    select(connection, "SELECT 1", Vec::new(), |_| Ok(())).map(|_| ())
+    select(connection, "SELECT 1", Vec::<DuckValue>::new(), |_| Ok(())).map(|_| ())
 }
 
 /// One aggregate per range, each bounded by its own range, in one statement. DuckDB runs
@@ -293,7 +293,7 @@ pub(crate) fn product_categories(connection: &mut Connection) -> Result<Vec<Stri
         "SELECT DISTINCT category FROM {} ORDER BY category",
         CATALOG_ITEMS.name
     );
-    select(connection, &sql, Vec::new(), |row| {
+    select(connection, &sql, Vec::<DuckValue>::new(), |row| {
         row.get(0).map_err(query_error)
     })
 }
@@ -337,16 +337,10 @@ pub(crate) fn fetch(
     connection: &mut Connection,
     statement: &Statement,
 ) -> Result<Vec<Vec<Value<'static>>>> {
-    let mut prepared = connection
-        .prepare_cached(&statement.sql)
-        .map_err(query_error)?;
-    let params = statement.params.iter().map(Cell);
-    let mut rows = prepared
-        .query(params_from_iter(params))
-        .map_err(query_error)?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(query_error)? {
-        out.push(read_row(&mut RowDecoder::new(row, 0), &statement.columns)?);
-    }
-    Ok(out)
+    select(
+        connection,
+        &statement.sql,
+        statement.params.iter().map(Cell),
+        |row| read_row(&mut RowDecoder::new(row, 0), &statement.columns),
+    )
 }
