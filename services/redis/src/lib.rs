@@ -93,6 +93,9 @@ impl Redis {
                 perf.default_command_timeout = settings.command_timeout;
             })
             .with_connection_config(|conn| {
+                // Pipelined small commands: Nagle would hold a command back until the
+                // previous one's answer (and its ACK) came back.
+                conn.tcp.nodelay = Some(true);
                 conn.connection_timeout = settings.connect_timeout;
                 conn.internal_command_timeout = settings.command_timeout;
             })
