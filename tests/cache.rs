@@ -100,7 +100,8 @@ fn bigquery_config(url: &str, project: &str, dataset: &str) -> Config {
         location: "US".to_owned(),
         credentials: BigQueryCredentials::None,
         maximum_bytes_billed: 1 << 30,
-        query_timeout: Duration::from_secs(2),
+        // The emulator answers slowly when many tests share a small machine.
+        query_timeout: Duration::from_secs(30),
         base_url: Some(url.to_owned()),
     });
     config
@@ -284,6 +285,10 @@ async fn a_failing_warehouse_serves_stale_on_error_then_unavailable() {
         .url
         .replace(&target.to_string(), &proxy.addr().to_string());
     let mut config = bigquery_config(&url, &emulator.project, &unique("stale_on_error"));
+    // A cut connection must fail inside the error window.
+    if let Some(bigquery) = config.warehouse.bigquery.as_mut() {
+        bigquery.query_timeout = Duration::from_secs(2);
+    }
     config.cache.fresh_for = Duration::from_millis(200);
     config.cache.stale_for = Duration::from_millis(400);
     config.cache.error_for = Duration::from_secs(3);
