@@ -285,10 +285,6 @@ async fn a_failing_warehouse_serves_stale_on_error_then_unavailable() {
         .url
         .replace(&target.to_string(), &proxy.addr().to_string());
     let mut config = bigquery_config(&url, &emulator.project, &unique("stale_on_error"));
-    // A cut connection must fail inside the error window.
-    if let Some(bigquery) = config.warehouse.bigquery.as_mut() {
-        bigquery.query_timeout = Duration::from_secs(2);
-    }
     config.cache.fresh_for = Duration::from_millis(200);
     config.cache.stale_for = Duration::from_millis(400);
     config.cache.error_for = Duration::from_secs(3);
