@@ -1,17 +1,21 @@
 //! Cached `GetDashboard` through the gateway against the same call made directly to the
 //! integration service's own listener, in the same run on one `vibe up`-like process:
-//! what the edge (token check, per-method roles, a Redis GCRA round trip per call, a second
-//! telemetry layer, grpc-web translation) costs on top of the bare service.
+//! what the edge (token check, per-method roles, the Redis GCRA, a second telemetry layer,
+//! grpc-web translation) costs on top of the bare service.
 //!
-//! Three paths:
+//! Four paths:
 //! - (a) direct: gRPC over HTTP/2 to the services listener, no token;
-//! - (b) gateway gRPC: gRPC over HTTP/2 to the gateway listener with a staff bearer token;
+//! - (b) gateway gRPC: gRPC over HTTP/2 to the gateway listener with one staff bearer
+//!   token (one busy principal: most calls are admitted from tokens leased from Redis);
 //! - (c) gateway grpc-web: grpc-web over HTTP/1.1 (keep-alive connections, one call at a
-//!   time each, as browsers do) to the gateway listener with the same token.
+//!   time each, as browsers do) to the gateway listener with the same token;
+//! - (d) gateway gRPC, many principals: as (b), but call n carries principal n mod 10,000,
+//!   each calling a few times a second, so nearly every call makes its own round trip to
+//!   Redis.
 //!
 //! Each path gets (1) its saturation throughput, closed loop, median of alternating rounds,
-//! and (2) its latency at a fixed open-loop rate — half of (b)'s saturation for (a) against
-//! (b), half of (c)'s for (a) against (c) — measured from each call's scheduled send time,
+//! and (2) its latency at a fixed open-loop rate — half of the gateway path's saturation,
+//! for (a) against that path — measured from each call's scheduled send time,
 //! so a slow answer cannot hold back the calls behind it (no coordinated omission).
 //!
 //! The load generator and every client call run on their own two-worker tokio runtime;
@@ -73,6 +77,9 @@ const METHOD: &str = "/vibe.integration.v1.DashboardService/GetDashboard";
 /// grpc-web flag of the trailer frame.
 const TRAILER_FLAG: u8 = 0x80;
 
+/// Principals of path (d): each calls about once per lease window at these rates, so
+/// most of its calls are counted in Redis one by one.
+const PRINCIPALS: usize = 10_000;
 /// Calls sent to the gateway listener, each one counted by the Redis limiter.
 static GATEWAY_CALLS: AtomicU64 = AtomicU64::new(0);
 
@@ -81,16 +88,24 @@ enum Path {
     Direct,
     GatewayGrpc,
     GatewayWeb,
+    GatewayMany,
 }
 
 impl Path {
-    const ALL: [Path; 3] = [Path::Direct, Path::GatewayGrpc, Path::GatewayWeb];
+    const ALL: [Path; 4] = [
+        Path::Direct,
+        Path::GatewayGrpc,
+        Path::GatewayWeb,
+        Path::GatewayMany,
+    ];
+    const GATEWAY: [Path; 3] = [Path::GatewayGrpc, Path::GatewayWeb, Path::GatewayMany];
 
     fn tag(self) -> &'static str {
         match self {
             Path::Direct => "(a)",
             Path::GatewayGrpc => "(b)",
             Path::GatewayWeb => "(c)",
+            Path::GatewayMany => "(d)",
         }
     }
 
@@ -99,6 +114,7 @@ impl Path {
             Path::Direct => "(a) direct: gRPC h2 -> services listener",
             Path::GatewayGrpc => "(b) gateway: gRPC h2 + JWT + Redis GCRA",
             Path::GatewayWeb => "(c) gateway: grpc-web HTTP/1.1 + JWT + Redis GCRA",
+            Path::GatewayMany => "(d) gateway: as (b), 10,000 principals",
         }
     }
 
@@ -107,6 +123,7 @@ impl Path {
             Path::Direct => 0,
             Path::GatewayGrpc => 1,
             Path::GatewayWeb => 2,
+            Path::GatewayMany => 3,
         }
     }
 }
@@ -248,7 +265,8 @@ fn grpc_web_message(body: &[u8]) -> Result<usize, String> {
 enum Client {
     Grpc {
         channels: Vec<Channel>,
-        bearer: Option<MetadataValue<Ascii>>,
+        /// Call n carries bearer n mod len; none for the direct path.
+        bearers: Vec<MetadataValue<Ascii>>,
     },
     Web(Http1Pool),
 }
@@ -257,13 +275,17 @@ impl Client {
     /// One `GetDashboard`; `n` spreads calls over the HTTP/2 connections. The size of the
     /// answer, or what went wrong.
     async fn call(&self, n: usize) -> Result<usize, String> {
-        if !matches!(self, Client::Grpc { bearer: None, .. }) {
-            GATEWAY_CALLS.fetch_add(1, Ordering::Relaxed);
+        match self {
+            Client::Grpc { bearers, .. } if bearers.is_empty() => {}
+            _ => {
+                GATEWAY_CALLS.fetch_add(1, Ordering::Relaxed);
+            }
         }
         match self {
-            Client::Grpc { channels, bearer } => {
+            Client::Grpc { channels, bearers } => {
                 let channel = channels[n % channels.len()].clone();
-                tokio::time::timeout(CALL_TIMEOUT, grpc_call(channel, bearer.clone()))
+                let bearer = (!bearers.is_empty()).then(|| bearers[n % bearers.len()].clone());
+                tokio::time::timeout(CALL_TIMEOUT, grpc_call(channel, bearer))
                     .await
                     .unwrap_or_else(|_| Err(format!("timed out after {CALL_TIMEOUT:?}")))
             }
@@ -522,6 +544,9 @@ fn main() {
 /// services listener, `gateway` the gateway's.
 async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
     let bearer = mesh_client::staff_bearer();
+    let many = (0..PRINCIPALS)
+        .map(|n| mesh_client::bearer_for(&format!("bench-{n}")))
+        .collect();
     let gateway_channels = mesh_client::channels(gateway, H2_CONNECTIONS).await;
     // Fill the cache, and check once that the gateway answers a real dashboard.
     mesh_client::assert_dashboard(gateway_channels[0].clone(), &bearer).await;
@@ -529,20 +554,25 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
     let clients = [
         Arc::new(Client::Grpc {
             channels: mesh_client::channels(direct, H2_CONNECTIONS).await,
-            bearer: None,
+            bearers: Vec::new(),
         }),
         Arc::new(Client::Grpc {
             channels: gateway_channels,
-            bearer: Some(bearer.clone()),
+            bearers: vec![bearer.clone()],
         }),
         Arc::new(Client::Web(
             Http1Pool::connect(gateway, HTTP1_CONNECTIONS, &bearer).await,
         )),
+        Arc::new(Client::Grpc {
+            channels: mesh_client::channels(gateway, H2_CONNECTIONS).await,
+            bearers: many,
+        }),
     ];
     // From here on: the first call above sent the script by hash before Redis knew it, a
     // NOSCRIPT that Redis counts as a failed call (the limiter then loads the script).
     let (script_calls_before, script_failures_before) = redis_script_calls(redis_port).await;
     let gateway_calls_before = GATEWAY_CALLS.load(Ordering::Relaxed);
+    let mut tally = Tally::default();
     for path in Path::ALL {
         let size = clients[path.index()].call(0).await.unwrap();
         println!("{}: GetDashboard message {size} bytes", path.name());
@@ -554,19 +584,30 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
         WARMUP.as_secs()
     );
     for path in Path::ALL {
-        closed_loop(&clients[path.index()], path, WARMUP).await;
+        tally
+            .around(
+                path,
+                redis_port,
+                closed_loop(&clients[path.index()], path, WARMUP),
+            )
+            .await;
     }
     println!(
         "{:<6} {:<52} {:>9} {:>9} {:>9}",
         "round", "path", "req/s", "p50 ms", "p99 ms"
     );
-    let mut rates: [Vec<f64>; 3] = Default::default();
-    let mut ratio_b = Vec::new();
-    let mut ratio_c = Vec::new();
+    let mut rates: [Vec<f64>; 4] = Default::default();
+    let mut ratios: [Vec<f64>; 4] = Default::default();
     for round in 1..=ROUNDS {
-        let mut this_round = [0.0; 3];
+        let mut this_round = [0.0; 4];
         for path in Path::ALL {
-            let phase = closed_loop(&clients[path.index()], path, PHASE).await;
+            let phase = tally
+                .around(
+                    path,
+                    redis_port,
+                    closed_loop(&clients[path.index()], path, PHASE),
+                )
+                .await;
             println!(
                 "{round:<6} {:<52} {:>9.0} {:>9.2} {:>9.2}",
                 path.name(),
@@ -577,11 +618,18 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
             this_round[path.index()] = phase.per_second;
             rates[path.index()].push(phase.per_second);
         }
-        ratio_b.push(this_round[1] / this_round[0]);
-        ratio_c.push(this_round[2] / this_round[0]);
+        for path in Path::GATEWAY {
+            ratios[path.index()].push(this_round[path.index()] / this_round[0]);
+        }
     }
     let saturation = rates.map(median);
-    let (ratio_b, ratio_c) = (median(ratio_b), median(ratio_c));
+    let ratios = ratios.map(|ratios| {
+        if ratios.is_empty() {
+            0.0
+        } else {
+            median(ratios)
+        }
+    });
 
     println!(
         "\nlatency, open loop at a fixed rate: calls leave every 1/rate s (tokio interval, missed ticks \
@@ -593,9 +641,9 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
         "{:<22} {:<52} {:>9} {:>9} {:>9} {:>9} {:>11}",
         "rate", "path", "sent/s", "p50 ms", "p99 ms", "max ms", "lag p99 ms"
     );
-    let mut p99_added = [0.0; 3];
-    let mut p99_at = [(0.0, 0.0); 3];
-    for gateway_path in [Path::GatewayGrpc, Path::GatewayWeb] {
+    let mut p99_added = [0.0; 4];
+    let mut p99_at = [(0.0, 0.0); 4];
+    for gateway_path in Path::GATEWAY {
         let rate = saturation[gateway_path.index()] / 2.0;
         let rate_label = format!("{rate:.0}/s = {}/2", gateway_path.tag());
         // Alternating rounds; the median round's difference, so one stall of this shared
@@ -604,7 +652,13 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
         for _ in 0..ROUNDS {
             let mut p99 = [0.0; 2];
             for (slot, path) in [Path::Direct, gateway_path].into_iter().enumerate() {
-                let phase = open_loop(&clients[path.index()], path, rate, PHASE).await;
+                let phase = tally
+                    .around(
+                        path,
+                        redis_port,
+                        open_loop(&clients[path.index()], path, rate, PHASE),
+                    )
+                    .await;
                 println!(
                     "{rate_label:<22} {:<52} {:>9.0} {:>9.2} {:>9.2} {:>9.2} {:>11.2}",
                     path.name(),
@@ -639,9 +693,9 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
         "",
         ""
     );
-    for (path, ratio) in [(Path::GatewayGrpc, ratio_b), (Path::GatewayWeb, ratio_c)] {
+    for path in Path::GATEWAY {
         let (direct, gateway) = p99_at[path.index()];
-        let ratio = format!("{}/a {ratio:.2}", &path.tag()[1..2]);
+        let ratio = format!("{}/a {:.2}", &path.tag()[1..2], ratios[path.index()]);
         let p99 = format!("{direct:.2} / {gateway:.2}");
         let added = format!("{:+.2} ms", p99_added[path.index()]);
         println!(
@@ -650,12 +704,15 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
             saturation[path.index()],
         );
     }
+    let verdicts = |met: &dyn Fn(Path) -> bool| {
+        Path::GATEWAY
+            .map(|path| format!("{} {}", path.tag(), verdict(met(path))))
+            .join(", ")
+    };
     println!(
-        "goals: b/a and c/a >= 0.50 -> {} / {}; p99 added < 2 ms -> {} / {}",
-        verdict(ratio_b >= 0.5),
-        verdict(ratio_c >= 0.5),
-        verdict(p99_added[1] < 2.0),
-        verdict(p99_added[2] < 2.0),
+        "goals: throughput vs (a) >= 0.50: {}; p99 added < 2 ms: {}",
+        verdicts(&|path| ratios[path.index()] >= 0.5),
+        verdicts(&|path| p99_added[path.index()] < 2.0),
     );
 
     let (script_calls, script_failures) = redis_script_calls(redis_port).await;
@@ -665,10 +722,41 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
         script_calls - script_calls_before,
         GATEWAY_CALLS.load(Ordering::Relaxed) - gateway_calls_before
     );
+    for path in Path::GATEWAY {
+        let (scripts, calls) = (tally.scripts[path.index()], tally.calls[path.index()]);
+        println!(
+            "  {}: {scripts} script calls for {calls} calls ({:.1} per 1,000)",
+            path.tag(),
+            scripts as f64 * 1000.0 / calls.max(1) as f64
+        );
+    }
     assert_eq!(
         script_failures, 0,
         "the Redis rate-limit script failed: the gateway limited in process instead"
     );
+}
+
+/// Redis script calls and gateway calls made during each path's phases.
+#[derive(Default)]
+struct Tally {
+    scripts: [u64; 4],
+    calls: [u64; 4],
+}
+
+impl Tally {
+    async fn around<T>(
+        &mut self,
+        path: Path,
+        redis_port: u16,
+        phase: impl std::future::Future<Output = T>,
+    ) -> T {
+        let (scripts, _) = redis_script_calls(redis_port).await;
+        let calls = GATEWAY_CALLS.load(Ordering::Relaxed);
+        let outcome = phase.await;
+        self.scripts[path.index()] += redis_script_calls(redis_port).await.0 - scripts;
+        self.calls[path.index()] += GATEWAY_CALLS.load(Ordering::Relaxed) - calls;
+        outcome
+    }
 }
 
 fn verdict(met: bool) -> &'static str {

@@ -71,7 +71,7 @@ pub fn policies(reflection: bool) -> vibe_gateway::Policies {
     use crate::proto::options::v1 as wire;
     use vibe_gateway::{MethodPolicy, RateClass, Role};
 
-    let everyone = |streaming: bool| MethodPolicy {
+    let everyone = |server_streaming: bool, client_streaming: bool| MethodPolicy {
         roles: vec![
             Role::Anonymous,
             Role::Customer,
@@ -83,17 +83,24 @@ pub fn policies(reflection: bool) -> vibe_gateway::Policies {
         rate_class: RateClass::Internal,
         audited: false,
         idempotent: true,
-        server_streaming: streaming,
+        server_streaming,
+        client_streaming,
     };
     let mut entries = vec![
-        ("/grpc.health.v1.Health/Check".to_owned(), everyone(false)),
-        ("/grpc.health.v1.Health/Watch".to_owned(), everyone(true)),
+        (
+            "/grpc.health.v1.Health/Check".to_owned(),
+            everyone(false, false),
+        ),
+        (
+            "/grpc.health.v1.Health/Watch".to_owned(),
+            everyone(true, false),
+        ),
     ];
     if reflection {
         entries.extend(
             REFLECTION_METHODS
                 .iter()
-                .map(|path| ((*path).to_owned(), everyone(true))),
+                .map(|path| ((*path).to_owned(), everyone(true, true))),
         );
     }
     // The set is compiled into this binary and was parsed by build.rs already.
@@ -140,6 +147,7 @@ pub fn policies(reflection: bool) -> vibe_gateway::Policies {
                     audited: policy.audited,
                     idempotent: policy.idempotent,
                     server_streaming: method.is_server_streaming(),
+                    client_streaming: method.is_client_streaming(),
                 },
             ));
         }

@@ -17,6 +17,8 @@ use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 use vibe::app::{self, Running};
 use vibe::config::{Config, PublicKey, Secret};
+use vibe::proto::integration::v1::GetDashboardRequest;
+use vibe::proto::integration::v1::dashboard_service_client::DashboardServiceClient;
 use vibe::targets::{Target, Targets};
 use vibe_test_harness::RedisServer;
 
@@ -68,6 +70,18 @@ async fn keyed_config() -> (Config, Keys) {
 
 async fn start(config: &Config) -> (Running, SocketAddr) {
     let running = app::start(config, &Targets::all()).await.unwrap();
+    let addr = running.gateway_addr.unwrap();
+    wait_for_health(addr, "", ServingStatus::Serving).await;
+    (running, addr)
+}
+
+/// A second gateway process, routing to the services of `all` over the network.
+async fn gateway_apart(config: &Config, all: &Running) -> (Running, SocketAddr) {
+    let mut config = config.clone();
+    config.upstreams.integration = format!("http://{}", all.grpc_addr.unwrap());
+    let running = app::start(&config, &Targets::from_list(&[Target::Gateway]))
+        .await
+        .unwrap();
     let addr = running.gateway_addr.unwrap();
     wait_for_health(addr, "", ServingStatus::Serving).await;
     (running, addr)
@@ -404,14 +418,7 @@ async fn two_gateways_share_one_redis_limit_and_fall_back_when_it_dies() {
     limited(&mut config, 6);
     config.redis = Some(client::redis_config(&redis.url()));
     let (all, first) = start(&config).await;
-    // A second gateway process, routing to the first one's services.
-    let mut second_config = config.clone();
-    second_config.upstreams.integration = format!("http://{}", all.grpc_addr.unwrap());
-    let second_running = app::start(&second_config, &Targets::from_list(&[Target::Gateway]))
-        .await
-        .unwrap();
-    let second = second_running.gateway_addr.unwrap();
-    wait_for_health(second, "", ServingStatus::Serving).await;
+    let (second_running, second) = gateway_apart(&config, &all).await;
 
     let ana = client::token("ana", &["staff"]);
     let mut codes = Vec::new();
@@ -443,6 +450,77 @@ async fn two_gateways_share_one_redis_limit_and_fall_back_when_it_dies() {
 
     second_running.shutdown().await.unwrap();
     all.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn busy_principals_spend_leased_tokens_and_two_gateways_still_admit_one_budget() {
+    // One call refills every 100 ms; the burst is a minute's worth.
+    const BUDGET: u32 = 600;
+    let redis = RedisServer::start();
+    let mut config = test_config();
+    limited(&mut config, BUDGET);
+    config.redis = Some(client::redis_config(&redis.url()));
+    let (all, first) = start(&config).await;
+    let (second_running, second) = gateway_apart(&config, &all).await;
+
+    // 16 callers on each gateway, 50 calls each: 1,600 calls against a budget of 600.
+    let ana = client::Bearer::new(&client::token("ana", &["staff"]));
+    let started = std::time::Instant::now();
+    let mut callers = tokio::task::JoinSet::new();
+    for addr in [first, second] {
+        let channel = client::channel(addr).await;
+        for _ in 0..16 {
+            let mut dashboard =
+                DashboardServiceClient::with_interceptor(channel.clone(), ana.clone());
+            callers.spawn(async move {
+                let mut codes = Vec::new();
+                for _ in 0..50 {
+                    let reply = dashboard
+                        .get_dashboard(GetDashboardRequest::default())
+                        .await;
+                    codes.push(reply.map_or_else(|status| status.code(), |_| Code::Ok));
+                }
+                codes
+            });
+        }
+    }
+    let codes: Vec<Code> = callers.join_all().await.into_iter().flatten().collect();
+    let refilled = u32::try_from(started.elapsed().as_millis() / 100).unwrap() + 1;
+    let ok = u32::try_from(codes.iter().filter(|c| **c == Code::Ok).count()).unwrap();
+    assert!(
+        codes
+            .iter()
+            .all(|c| matches!(c, Code::Ok | Code::ResourceExhausted)),
+        "{codes:?}"
+    );
+    assert!(
+        ok <= BUDGET + refilled,
+        "{ok} admitted: more than the budget of {BUDGET} and {refilled} refilled"
+    );
+    assert!(
+        ok >= BUDGET * 7 / 8,
+        "{ok} admitted: leases stranded the budget"
+    );
+
+    // Both gateways run in this test's process and share its metrics recorder.
+    let scrape = client::scrape(all.metrics_addr).await;
+    let leased = metric(&scrape, "gateway_rate_limit_leased_total");
+    assert!(
+        leased > ok / 4,
+        "{leased} of {ok} admitted calls were spent from leases"
+    );
+
+    second_running.shutdown().await.unwrap();
+    all.shutdown().await.unwrap();
+}
+
+/// A counter's value in a Prometheus scrape (0 when absent).
+fn metric(scrape: &str, name: &str) -> u32 {
+    scrape
+        .lines()
+        .filter(|line| line.starts_with(name))
+        .find_map(|line| line.split_whitespace().last()?.parse::<u32>().ok())
+        .unwrap_or(0)
 }
 
 /// One HTTP/1.1 request; returns the response head.
@@ -701,12 +779,13 @@ async fn audited_methods_leave_one_event_per_call_with_its_outcome() {
 }
 
 #[tokio::test]
-async fn a_request_over_the_size_limit_is_resource_exhausted_naming_the_limit() {
+async fn a_request_over_the_size_limit_is_resource_exhausted_naming_the_limit_in_process_and_remote()
+ {
     use prost::Message as _;
     let mut config = test_config();
     config.gateway.max_request_bytes = 256;
     let (running, addr) = start(&config).await;
-    let mut products = vibe::proto::integration::v1::dashboard_service_client::DashboardServiceClient::with_interceptor(
+    let mut products = DashboardServiceClient::with_interceptor(
         client::channel(addr).await,
         client::Bearer::new(&client::token("ana", &["staff"])),
     );
@@ -717,13 +796,28 @@ async fn a_request_over_the_size_limit_is_resource_exhausted_naming_the_limit() 
     };
     let small = request("gummy".to_owned());
     assert!(small.encoded_len() < 256);
-    products.list_products(small).await.unwrap();
+    products.list_products(small.clone()).await.unwrap();
     let large = request("x".repeat(1000));
+    let status = products.list_products(large.clone()).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(
+        status.message().contains("gateway.max_request_bytes"),
+        "{status:?}"
+    );
+
+    // A gateway apart, forwarding to the services over the network: the same answer.
+    let (gateway, remote) = gateway_apart(&config, &running).await;
+    let mut products = DashboardServiceClient::with_interceptor(
+        client::channel(remote).await,
+        client::Bearer::new(&client::token("ana", &["staff"])),
+    );
+    products.list_products(small).await.unwrap();
     let status = products.list_products(large).await.unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     assert!(
         status.message().contains("gateway.max_request_bytes"),
         "{status:?}"
     );
+    gateway.shutdown().await.unwrap();
     running.shutdown().await.unwrap();
 }

@@ -52,10 +52,15 @@ pub async fn start(config: &Config) -> Running {
 
 /// `Bearer <token>` for a staff caller, valid for longer than the run.
 pub fn staff_bearer() -> MetadataValue<Ascii> {
+    bearer_for("bench")
+}
+
+/// `Bearer <token>` for staff member `subject`, valid for longer than the run.
+pub fn bearer_for(subject: &str) -> MetadataValue<Ascii> {
     let request = vibe_gateway::auth::MintRequest {
         issuer: "vibe".to_owned(),
         audience: "vibe".to_owned(),
-        subject: "bench".to_owned(),
+        subject: subject.to_owned(),
         roles: vec!["staff".to_owned()],
         ttl: Duration::from_secs(3600),
     };

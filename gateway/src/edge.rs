@@ -19,7 +19,7 @@ use crate::audit::{AuditLog, CallFacts};
 use crate::auth::{Authenticator, Principal};
 use crate::limit::{Decision, RateLimiter};
 use crate::policy::{MethodPolicy, Policies};
-use crate::send::{once, retrying};
+use crate::send::{buffer, once, retrying};
 use crate::status_body::StatusWatch;
 
 /// Headers the gateway sets for the services; never taken from outside.
@@ -188,12 +188,20 @@ impl Edge {
 
         let deadline = self.prepare(&mut request, &principal, &facts, &policy);
         let deadline = deadline.map(|after| tokio::time::Instant::now() + after);
-        let sent =
-            if policy.idempotent && !policy.server_streaming && self.is_remote(facts.uri.path()) {
-                retrying(&mut inner, request, deadline).await?
-            } else {
-                once(&mut inner, request, deadline).await?
-            };
+        let sent = if policy.client_streaming || !self.is_remote(facts.uri.path()) {
+            // In process the service's decoder reports an oversized body itself.
+            once(&mut inner, request, deadline).await?
+        } else {
+            // One request message, read whole here: an oversized one is refused with the
+            // limit's status instead of breaking off a call already sent upstream.
+            match buffer(request, deadline).await {
+                Err(status) => Err(status),
+                Ok(buffered) if policy.idempotent && !policy.server_streaming => {
+                    retrying(&mut inner, buffered, deadline).await?
+                }
+                Ok(buffered) => once(&mut inner, buffered.request(), deadline).await?,
+            }
+        };
         let mut response = match sent {
             Ok(response) => response,
             Err(status) => {

@@ -60,6 +60,8 @@ pub struct MethodPolicy {
     pub idempotent: bool,
     /// The method streams its responses (no default deadline is imposed on it).
     pub server_streaming: bool,
+    /// The method takes a stream of requests (its body is never read whole at the edge).
+    pub client_streaming: bool,
 }
 
 impl MethodPolicy {

@@ -27,9 +27,7 @@ where
         None => Ok(Ok(call.await?)),
         Some(at) => match tokio::time::timeout_at(at, call).await {
             Ok(response) => Ok(Ok(response?)),
-            Err(_) => Ok(Err(tonic::Status::deadline_exceeded(
-                "deadline exceeded at the gateway",
-            ))),
+            Err(_) => Ok(Err(deadline_exceeded())),
         },
     }
 }
@@ -41,32 +39,15 @@ const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
 pub(crate) async fn retrying<S>(
     inner: &mut S,
-    request: Request<Body>,
+    request: Buffered,
     deadline: Option<tokio::time::Instant>,
 ) -> Sent<S::Error>
 where
     S: tower::Service<Request<Body>, Response = Response<Body>>,
 {
-    use http_body_util::BodyExt as _;
-    let (parts, body) = request.into_parts();
-    let Ok(body) = body
-        .collect()
-        .await
-        .map(http_body_util::Collected::to_bytes)
-    else {
-        return Ok(Err(tonic::Status::resource_exhausted(
-            "the request body is too large or broken",
-        )));
-    };
     let mut attempt = 1;
     loop {
-        let mut request = Request::new(Body::new(http_body_util::Full::new(body.clone())));
-        *request.method_mut() = parts.method.clone();
-        *request.uri_mut() = parts.uri.clone();
-        *request.version_mut() = parts.version;
-        *request.headers_mut() = parts.headers.clone();
-        *request.extensions_mut() = parts.extensions.clone();
-        let sent = once(inner, request, deadline).await?;
+        let sent = once(inner, request.request(), deadline).await?;
         let unavailable =
             matches!(&sent, Ok(response) if code_of(response.headers()) == Some(Code::Unavailable));
         let pause = RETRY_PAUSE * attempt;
@@ -78,4 +59,46 @@ where
         tokio::time::sleep(pause).await;
         attempt += 1;
     }
+}
+
+/// A request whose body was read whole, to be sent once or again.
+pub(crate) struct Buffered {
+    parts: http::request::Parts,
+    body: bytes::Bytes,
+}
+
+impl Buffered {
+    pub(crate) fn request(&self) -> Request<Body> {
+        let mut request = Request::new(Body::new(http_body_util::Full::new(self.body.clone())));
+        *request.method_mut() = self.parts.method.clone();
+        *request.uri_mut() = self.parts.uri.clone();
+        *request.version_mut() = self.parts.version;
+        *request.headers_mut() = self.parts.headers.clone();
+        *request.extensions_mut() = self.parts.extensions.clone();
+        request
+    }
+}
+
+/// Reads a request's body whole by `deadline`; a body over the edge's size limit fails
+/// with the status the limit gives it.
+pub(crate) async fn buffer(
+    request: Request<Body>,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<Buffered, tonic::Status> {
+    use http_body_util::BodyExt as _;
+    let (parts, body) = request.into_parts();
+    let collected = match deadline {
+        None => body.collect().await,
+        Some(at) => tokio::time::timeout_at(at, body.collect())
+            .await
+            .map_err(|_| deadline_exceeded())?,
+    }?;
+    Ok(Buffered {
+        parts,
+        body: collected.to_bytes(),
+    })
+}
+
+fn deadline_exceeded() -> tonic::Status {
+    tonic::Status::deadline_exceeded("deadline exceeded at the gateway")
 }

@@ -4,37 +4,51 @@
 //! Checks that arrive while others are on their way to Redis are sent together: one
 //! script call counts a whole batch, key by key, in arrival order. An idle gateway sends
 //! batches of one (no added wait); a busy one pays one round trip per batch instead of
-//! per call — the round trip, not the counting, is what a check costs.
+//! per call. A principal calling many times a second is admitted from tokens leased in
+//! advance (`lease.rs`), so most of its calls make no round trip at all.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
 
 use fred::types::scripts::Script;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use vibe_redis::{Breaker, Redis};
 
+use super::lease::{Grant, LEASE_TTL, Lease, Take};
 use super::{Decision, Tier};
 
-/// KEYS[i] = a counter (its theoretical arrival time, µs); ARGV[2i-1], ARGV[2i] = its
-/// interval in µs (>= 1) and burst. Returns 4 numbers per key: allowed 0|1, remaining,
-/// reset_after µs, retry_after µs.
+/// KEYS[i] = a counter (its theoretical arrival time, µs); ARGV[5i-4 .. 5i] = its interval
+/// in µs (>= 1), burst, need (1: a call waits for this answer, 0: tokens for a lease only),
+/// want (tokens more for a lease) and back (unspent leased tokens given back). Grants the
+/// call first, then at most an eighth of what is left after it. Returns 4 numbers per key:
+/// granted, remaining, reset_after µs, retry_after µs.
 const GCRA: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local out = {}
 for i = 1, #KEYS do
-  local interval = tonumber(ARGV[2 * i - 1])
-  local burst = tonumber(ARGV[2 * i])
-  local tat = tonumber(redis.call('GET', KEYS[i]) or now)
+  local interval = tonumber(ARGV[5 * i - 4])
+  local burst = tonumber(ARGV[5 * i - 3])
+  local need = tonumber(ARGV[5 * i - 2])
+  local want = tonumber(ARGV[5 * i - 1])
+  local back = tonumber(ARGV[5 * i])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or now) - back * interval
   if tat < now then tat = now end
-  local new_tat = tat + interval
-  local allow_at = new_tat - burst * interval
-  if now < allow_at then
-    out[#out + 1] = 0; out[#out + 1] = 0; out[#out + 1] = tat - now; out[#out + 1] = allow_at - now
-  else
+  local free = math.floor((now + burst * interval - tat) / interval)
+  local granted = 0
+  if free >= need then
+    granted = need + math.min(want, math.floor((free - need) / 8))
+  end
+  local new_tat = tat + granted * interval
+  if granted > 0 or back > 0 then
     redis.call('SET', KEYS[i], string.format('%d', new_tat), 'PX', math.max(1, math.ceil((new_tat - now) / 1000)))
-    out[#out + 1] = 1; out[#out + 1] = math.floor((now - allow_at) / interval)
-    out[#out + 1] = new_tat - now; out[#out + 1] = 0
+  end
+  out[#out + 1] = granted
+  if granted < need then
+    out[#out + 1] = 0; out[#out + 1] = tat - now; out[#out + 1] = tat + interval - burst * interval - now
+  else
+    out[#out + 1] = free - granted; out[#out + 1] = new_tat - now; out[#out + 1] = 0
   end
 end
 return out
@@ -47,15 +61,24 @@ const IN_FLIGHT: usize = 2;
 /// Checks waiting for a batch.
 const QUEUE: usize = 4096;
 
+/// One counter's question to Redis; `reply` may be gone (a lease given back).
 struct Pending {
     tier: Tier,
     key: String,
-    reply: oneshot::Sender<Option<Decision>>,
+    need: bool,
+    want: u32,
+    back: u32,
+    reply: oneshot::Sender<Option<Grant>>,
 }
+
+type Leases = Mutex<HashMap<String, Lease>>;
 
 pub(super) struct RedisLimiter {
     queue: mpsc::Sender<Pending>,
     shared: Arc<Shared>,
+    leases: Arc<Leases>,
+    /// Calls admitted from a lease, without a round trip.
+    leased: metrics::Counter,
 }
 
 struct Shared {
@@ -73,8 +96,15 @@ impl RedisLimiter {
             breaker: Breaker::new("rate_limit", "limiting in process"),
         });
         let (queue, pending) = mpsc::channel(QUEUE);
+        let leases = Arc::new(Mutex::new(HashMap::new()));
         tokio::spawn(batch_checks(shared.clone(), pending));
-        Self { queue, shared }
+        tokio::spawn(give_back_lapsed(Arc::downgrade(&leases), queue.downgrade()));
+        Self {
+            queue,
+            shared,
+            leases,
+            leased: metrics::counter!("gateway_rate_limit_leased_total"),
+        }
     }
 
     pub fn healthy(&self) -> bool {
@@ -89,17 +119,122 @@ impl RedisLimiter {
         }
         // One hash tag: a batch's keys share a slot, as a cluster requires of a script.
         let key = format!("vibe:ratelimit:{{rl}}:{}:{who}", tier.name);
-        let (reply, decision) = oneshot::channel();
-        let queued = self.queue.try_send(Pending { tier, key, reply }).is_ok();
-        let decision = if queued {
-            decision.await.ok().flatten()
-        } else {
-            None
+        let now = Instant::now();
+        let take = with_lease(&self.leases, &key, tier, now, |lease| lease.take(now));
+        let (want, back) = match take {
+            Take::Spent { decision, refill } => {
+                self.leased.increment(1);
+                if let Some(want) = refill {
+                    self.refill(tier, key, want);
+                }
+                return Some(decision);
+            }
+            Take::Ask { want, back } => (want, back),
         };
+        let grant = ask(&self.queue, tier, key.clone(), true, want, back).await;
+        let now = Instant::now();
+        let decision = with_lease(&self.leases, &key, tier, now, |lease| match grant {
+            Some(grant) => Some(lease.granted(grant, want, true, now)),
+            None => {
+                lease.refill_failed();
+                None
+            }
+        });
         if decision.is_none() {
             metrics::counter!("gateway_rate_limit_fallback_total").increment(1);
         }
         decision
+    }
+
+    /// Asks for `want` tokens for the lease in the background.
+    fn refill(&self, tier: Tier, key: String, want: u32) {
+        let (queue, leases) = (self.queue.clone(), self.leases.clone());
+        tokio::spawn(async move {
+            let grant = ask(&queue, tier, key.clone(), false, want, 0).await;
+            let now = Instant::now();
+            with_lease(&leases, &key, tier, now, |lease| match grant {
+                Some(grant) => {
+                    lease.granted(grant, want, false, now);
+                }
+                None => lease.refill_failed(),
+            });
+        });
+    }
+}
+
+fn with_lease<T>(
+    leases: &Leases,
+    key: &str,
+    tier: Tier,
+    now: Instant,
+    f: impl FnOnce(&mut Lease) -> T,
+) -> T {
+    let mut leases = leases.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(lease) = leases.get_mut(key) {
+        return f(lease);
+    }
+    f(leases
+        .entry(key.to_owned())
+        .or_insert_with(|| Lease::new(tier, now)))
+}
+
+/// Queues one question for the batcher; `None` when the queue is full or Redis failed.
+async fn ask(
+    queue: &mpsc::Sender<Pending>,
+    tier: Tier,
+    key: String,
+    need: bool,
+    want: u32,
+    back: u32,
+) -> Option<Grant> {
+    let (reply, grant) = oneshot::channel();
+    let pending = Pending {
+        tier,
+        key,
+        need,
+        want,
+        back,
+        reply,
+    };
+    queue.try_send(pending).ok()?;
+    grant.await.ok().flatten()
+}
+
+/// Every [`LEASE_TTL`], gives Redis back the leased tokens whose time is up and forgets
+/// idle counters; ends with the limiter.
+async fn give_back_lapsed(leases: Weak<Leases>, queue: mpsc::WeakSender<Pending>) {
+    let mut tick = tokio::time::interval(LEASE_TTL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let (Some(leases), Some(queue)) = (leases.upgrade(), queue.upgrade()) else {
+            return;
+        };
+        let now = Instant::now();
+        let mut lapsed = Vec::new();
+        leases
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|key, lease| {
+                let back = lease.lapse(now);
+                if back > 0 {
+                    lapsed.push((lease.tier, key.clone(), back));
+                }
+                !lease.idle(now)
+            });
+        for (tier, key, back) in lapsed {
+            let (reply, _) = oneshot::channel();
+            let pending = Pending {
+                tier,
+                key,
+                need: false,
+                want: 0,
+                back,
+                reply,
+            };
+            // A full queue loses the give-back: the tokens come back as the burst refills.
+            let _ = queue.try_send(pending);
+        }
     }
 }
 
@@ -127,7 +262,7 @@ async fn batch_checks(shared: Arc<Shared>, mut pending: mpsc::Receiver<Pending>)
 impl Shared {
     async fn send(&self, checks: Vec<Pending>) {
         let mut keys = Vec::with_capacity(checks.len());
-        let mut args = Vec::with_capacity(checks.len() * 2);
+        let mut args = Vec::with_capacity(checks.len() * 5);
         for check in &checks {
             let interval = u64::try_from(check.tier.quota.interval().as_micros())
                 .unwrap_or(u64::MAX)
@@ -135,6 +270,9 @@ impl Shared {
             keys.push(check.key.clone());
             args.push(interval.to_string());
             args.push(check.tier.quota.burst.to_string());
+            args.push(u8::from(check.need).to_string());
+            args.push(check.want.to_string());
+            args.push(check.back.to_string());
         }
         let reply: Result<Vec<i64>, _> = self
             .script
@@ -164,14 +302,13 @@ impl Shared {
         };
         let micros = |v: i64| Duration::from_micros(u64::try_from(v).unwrap_or(0));
         for (index, check) in checks.into_iter().enumerate() {
-            let decision = values.get(index * 4..index * 4 + 4).map(|v| Decision {
-                allowed: v[0] == 1,
-                tier: check.tier,
+            let grant = values.get(index * 4..index * 4 + 4).map(|v| Grant {
+                granted: u32::try_from(v[0]).unwrap_or(0),
                 remaining: u32::try_from(v[1]).unwrap_or(0),
                 reset_after: micros(v[2]),
                 retry_after: micros(v[3]),
             });
-            let _ = check.reply.send(decision);
+            let _ = check.reply.send(grant);
         }
     }
 }

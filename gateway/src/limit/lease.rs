@@ -1,0 +1,268 @@
+//! Tokens one gateway holds for one Redis counter, so a busy principal pays one script
+//! round trip per lease instead of one per call (token leasing, as in CockroachDB's tenant
+//! cost control or Kong's synced counters, but charged up front).
+//!
+//! Redis charges a lease when it grants it, so all replicas together never admit more than
+//! the shared budget. A lease is only ever a fraction of what is left (the script grants
+//! at most an eighth), so near the limit every call is counted in Redis one by one and a
+//! principal still gets exactly its burst. Unspent tokens lapse after [`LEASE_TTL`] and go
+//! back to Redis; a call admitted from a lease was charged at most that long before it ran.
+
+use std::time::{Duration, Instant};
+
+use super::{Decision, Tier};
+
+/// How long leased tokens may be spent.
+pub(super) const LEASE_TTL: Duration = Duration::from_millis(250);
+/// The window in which calls are counted to size the next lease.
+const WINDOW: Duration = Duration::from_millis(100);
+/// Most tokens asked for beyond the call at hand.
+const MAX_LEASE: u32 = 1024;
+
+/// What Redis granted: `granted` tokens (the call at hand first), and its view after them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Grant {
+    pub granted: u32,
+    pub remaining: u32,
+    pub reset_after: Duration,
+    pub retry_after: Duration,
+}
+
+/// The outcome of [`Lease::take`].
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Take {
+    /// Admitted from the lease; `refill` asks Redis in the background for that many more.
+    Spent {
+        decision: Decision,
+        refill: Option<u32>,
+    },
+    /// Ask Redis for the call and `want` tokens more, giving `back` unspent ones.
+    Ask { want: u32, back: u32 },
+}
+
+#[derive(Debug)]
+pub(super) struct Lease {
+    pub tier: Tier,
+    tokens: u32,
+    expires: Instant,
+    /// Tokens of the last grant, to refill when half of them are spent.
+    last_grant: u32,
+    /// Redis's count of calls left after the last grant, and when its burst is whole.
+    remaining: u32,
+    reset_at: Instant,
+    /// A request asking for more tokens is on its way; others ask only for their call.
+    refilling: bool,
+    window_start: Instant,
+    this_window: u32,
+    last_window: u32,
+}
+
+impl Lease {
+    pub fn new(tier: Tier, now: Instant) -> Self {
+        Self {
+            tier,
+            tokens: 0,
+            expires: now,
+            last_grant: 0,
+            remaining: 0,
+            reset_at: now,
+            refilling: false,
+            window_start: now,
+            this_window: 0,
+            last_window: 0,
+        }
+    }
+
+    /// One call: spends a leased token when there is one, or says what to ask Redis for.
+    pub fn take(&mut self, now: Instant) -> Take {
+        self.count(now);
+        let back = self.lapse(now);
+        if self.tokens > 0 {
+            self.tokens -= 1;
+            let refill = (self.tokens * 2 <= self.last_grant && !self.refilling)
+                .then(|| self.want())
+                .filter(|want| *want > 0);
+            self.refilling |= refill.is_some();
+            let decision = Decision {
+                allowed: true,
+                tier: self.tier,
+                remaining: self.remaining.saturating_add(self.tokens),
+                reset_after: self.reset_at.saturating_duration_since(now),
+                retry_after: Duration::ZERO,
+            };
+            return Take::Spent { decision, refill };
+        }
+        let want = if self.refilling { 0 } else { self.want() };
+        self.refilling |= want > 0;
+        Take::Ask { want, back }
+    }
+
+    /// Records Redis's answer to a request that asked for `want` more tokens, the first
+    /// one of them for the call at hand when `for_call`; returns that call's decision.
+    pub fn granted(&mut self, grant: Grant, want: u32, for_call: bool, now: Instant) -> Decision {
+        if want > 0 {
+            self.refilling = false;
+        }
+        let for_lease = grant.granted.saturating_sub(u32::from(for_call));
+        if for_lease > 0 {
+            // Older tokens lapse with the new ones: spent in order, they are the first out.
+            self.tokens = self.tokens.saturating_add(for_lease);
+            self.expires = now + LEASE_TTL;
+            self.last_grant = for_lease;
+        }
+        self.remaining = grant.remaining;
+        self.reset_at = now + grant.reset_after;
+        Decision {
+            allowed: grant.granted > 0,
+            tier: self.tier,
+            remaining: grant.remaining.saturating_add(self.tokens),
+            reset_after: grant.reset_after,
+            retry_after: grant.retry_after,
+        }
+    }
+
+    /// A request for more tokens failed: let the next call ask again.
+    pub fn refill_failed(&mut self) {
+        self.refilling = false;
+    }
+
+    /// Takes back the tokens whose time is up, to return them to Redis.
+    pub fn lapse(&mut self, now: Instant) -> u32 {
+        if now < self.expires {
+            return 0;
+        }
+        std::mem::take(&mut self.tokens)
+    }
+
+    /// Nothing held, nothing asked, no call for a while: the entry can go.
+    pub fn idle(&self, now: Instant) -> bool {
+        self.tokens == 0
+            && !self.refilling
+            && now.saturating_duration_since(self.window_start) > WINDOW * 2
+    }
+
+    fn count(&mut self, now: Instant) {
+        let since = now.saturating_duration_since(self.window_start);
+        if since >= WINDOW {
+            self.last_window = if since < WINDOW * 2 {
+                self.this_window
+            } else {
+                0
+            };
+            self.this_window = 0;
+            self.window_start = now;
+        }
+        self.this_window = self.this_window.saturating_add(1);
+    }
+
+    /// Tokens to ask for beyond the call at hand: about one window's calls besides it (none
+    /// for a principal calling now and then, so its calls are counted one by one).
+    fn want(&self) -> u32 {
+        self.this_window
+            .saturating_sub(1)
+            .max(self.last_window)
+            .min(MAX_LEASE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limit::Quota;
+
+    const TIER: Tier = Tier {
+        name: "staff",
+        quota: Quota {
+            per_minute: 6000,
+            burst: 6000,
+        },
+    };
+
+    fn grant(granted: u32, remaining: u32) -> Grant {
+        Grant {
+            granted,
+            remaining,
+            reset_after: Duration::from_secs(1),
+            retry_after: Duration::ZERO,
+        }
+    }
+
+    /// Spends a leased token: the remaining count reported and the refill asked for.
+    fn spend(lease: &mut Lease, now: Instant) -> (u32, Option<u32>) {
+        match lease.take(now) {
+            Take::Spent { decision, refill } => (decision.remaining, refill),
+            Take::Ask { .. } => panic!("no leased token"),
+        }
+    }
+
+    #[test]
+    fn a_principal_calling_now_and_then_asks_for_its_call_only() {
+        let start = Instant::now();
+        let mut lease = Lease::new(TIER, start);
+        for i in 0..3 {
+            let now = start + WINDOW * 3 * i;
+            assert_eq!(lease.take(now), Take::Ask { want: 0, back: 0 });
+            let decision = lease.granted(grant(1, 5999), 0, true, now);
+            assert!(decision.allowed);
+            assert_eq!(decision.remaining, 5999);
+        }
+    }
+
+    #[test]
+    fn a_busy_principal_spends_a_lease_and_refills_it_before_it_runs_out() {
+        let now = Instant::now();
+        let mut lease = Lease::new(TIER, now);
+        let ask = |want| Take::Ask { want, back: 0 };
+        assert_eq!(lease.take(now), ask(0), "first of a window");
+        lease.granted(grant(1, 100), 0, true, now);
+        assert_eq!(lease.take(now), ask(1), "second: one more");
+        assert_eq!(lease.take(now), ask(0), "one refill at a time");
+        lease.granted(grant(1, 99), 0, true, now);
+        let decision = lease.granted(grant(2, 97), 1, true, now);
+        assert_eq!(decision.remaining, 98, "Redis's 97 and the one held here");
+
+        assert_eq!(spend(&mut lease, now), (97, Some(3)), "all spent: refill");
+        assert_eq!(lease.take(now), ask(0), "refill on its way");
+
+        lease.granted(grant(8, 80), 3, false, now);
+        for left in [7, 6, 5] {
+            assert_eq!(spend(&mut lease, now), (80 + left, None));
+        }
+        let (remaining, refill) = spend(&mut lease, now);
+        assert_eq!(
+            (remaining, refill),
+            (84, Some(8)),
+            "half spent: a window's calls"
+        );
+    }
+
+    #[test]
+    fn unspent_tokens_lapse_and_go_back() {
+        let now = Instant::now();
+        let mut lease = Lease::new(TIER, now);
+        lease.take(now);
+        lease.take(now);
+        lease.granted(grant(4, 10), 1, true, now);
+        let later = now + LEASE_TTL;
+        assert_eq!(lease.take(later), Take::Ask { want: 0, back: 3 });
+        assert_eq!(lease.lapse(later), 0, "given back once");
+        assert!(lease.idle(later + WINDOW * 3));
+    }
+
+    #[test]
+    fn a_refused_call_is_not_admitted_and_holds_nothing() {
+        let now = Instant::now();
+        let mut lease = Lease::new(TIER, now);
+        lease.take(now);
+        let refused = Grant {
+            granted: 0,
+            remaining: 0,
+            reset_after: Duration::from_secs(60),
+            retry_after: Duration::from_millis(10),
+        };
+        let decision = lease.granted(refused, 0, true, now);
+        assert!(!decision.allowed);
+        assert_eq!(decision.retry_after, Duration::from_millis(10));
+        assert_eq!(lease.take(now), Take::Ask { want: 1, back: 0 });
+    }
+}
