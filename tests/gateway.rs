@@ -611,9 +611,10 @@ async fn cors_allows_listed_origins_only_and_every_response_has_security_headers
     running.shutdown().await.unwrap();
 }
 
-/// A real grpc-web client from outside the project: @connectrpc/connect-node.
+/// Real grpc-web clients from outside the project: @connectrpc/connect-node (binary), and
+/// Google's grpc-web runtime in text mode (unary; text streams: the next test).
 #[tokio::test]
-async fn connect_node_grpc_web_client_calls_unary_and_streams() {
+async fn external_grpc_web_clients_call_unary_and_streams() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/grpc-web");
     if !dir.join("node_modules").exists() {
         assert!(
@@ -628,9 +629,10 @@ async fn connect_node_grpc_web_client_calls_unary_and_streams() {
     std::fs::write(descriptors.path(), vibe::proto::FILE_DESCRIPTOR_SET).unwrap();
     let token = client::token("ana", &["staff"]);
     let descriptors_path = descriptors.path().to_owned();
-    let run = move |method: &str, http: &str, messages: &str, token: Option<&str>| {
+    // One call by `script` in tests/grpc-web to a DashboardService method; its JSON line.
+    let node = move |script: &str, method: &str, extra: &[&str], token: Option<&str>| {
         let mut command = std::process::Command::new("node");
-        command.arg(dir.join("client.mjs")).args([
+        command.arg(dir.join(script)).args([
             "--base",
             &format!("http://{addr}"),
             "--descriptors",
@@ -639,11 +641,8 @@ async fn connect_node_grpc_web_client_calls_unary_and_streams() {
             "vibe.integration.v1.DashboardService",
             "--method",
             method,
-            "--http",
-            http,
-            "--messages",
-            messages,
         ]);
+        command.args(extra);
         if let Some(token) = token {
             command.args(["--token", token]);
         }
@@ -656,16 +655,33 @@ async fn connect_node_grpc_web_client_calls_unary_and_streams() {
         serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
     };
     let output = tokio::task::spawn_blocking(move || {
+        let run = |method: &str, http: &str, messages: &str, token: Option<&str>| {
+            node(
+                "client.mjs",
+                method,
+                &["--http", http, "--messages", messages],
+                token,
+            )
+        };
+        let text = |token: Option<&str>| node("text-client.mjs", "GetDashboard", &[], token);
         (
             run("GetDashboard", "1.1", "1", Some(&token)),
             run("GetDashboard", "2", "1", Some(&token)),
             run("WatchDashboard", "1.1", "1", Some(&token)),
             run("GetDashboard", "1.1", "1", None),
+            text(Some(&token)),
+            text(None),
         )
     })
     .await
     .unwrap();
-    let (unary, unary_h2, stream, anonymous) = output;
+    let (unary, unary_h2, stream, anonymous, text_unary, text_anonymous) = output;
+    assert_eq!(text_unary["ok"], true, "{text_unary}");
+    assert!(
+        text_unary["message"]["dashboard"].is_object(),
+        "{text_unary}"
+    );
+    assert_eq!(text_anonymous["code"], 16, "{text_anonymous}");
     for ok in [&unary, &unary_h2, &stream] {
         assert_eq!(ok["ok"], true, "{ok}");
         let dashboard = &ok["messages"][0]["dashboard"];
@@ -675,6 +691,73 @@ async fn connect_node_grpc_web_client_calls_unary_and_streams() {
     assert_eq!(anonymous["ok"], false);
     assert_eq!(anonymous["code"], 16, "{anonymous}");
     running.shutdown().await.unwrap();
+}
+
+/// grpc-web-text over HTTP/1.1: a server stream's first message arrives, base64-encoded,
+/// while the stream is still open.
+#[tokio::test]
+async fn a_grpc_web_text_stream_flows_message_by_message() {
+    use http_body_util::BodyExt as _;
+    use prost::Message as _;
+    let (running, addr) = start(&test_config()).await;
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let empty_request = base64::engine::general_purpose::STANDARD.encode([0u8; 5]);
+    let request = http::Request::post("/vibe.integration.v1.DashboardService/WatchDashboard")
+        .header("host", "gateway.test")
+        .header("content-type", "application/grpc-web-text")
+        .header("accept", "application/grpc-web-text")
+        .header("x-grpc-web", "1")
+        .header(
+            "authorization",
+            format!("Bearer {}", client::token("ana", &["staff"])),
+        )
+        .body(http_body_util::Full::new(bytes::Bytes::from(empty_request)))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let content_type = response.headers()["content-type"].to_str().unwrap();
+    assert!(
+        content_type.starts_with("application/grpc-web-text"),
+        "{content_type}"
+    );
+    let mut body = response.into_body();
+    let mut text = Vec::new();
+    let message = loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), body.frame())
+            .await
+            .expect("the first message within 10 s")
+            .expect("the stream is still open")
+            .unwrap();
+        text.extend_from_slice(frame.data_ref().expect("data before trailers"));
+        let bytes = decode_web_text(&text);
+        if bytes.len() >= 5 {
+            assert_eq!(bytes[0], 0, "a message frame, not trailers");
+            let length = u32::from_be_bytes(bytes[1..5].try_into().unwrap()) as usize;
+            if bytes.len() >= 5 + length {
+                break bytes[5..5 + length].to_vec();
+            }
+        }
+    };
+    let first = vibe::proto::integration::v1::WatchDashboardResponse::decode(&message[..]).unwrap();
+    assert!(first.dashboard.is_some(), "{first:?}");
+    drop(body);
+    running.shutdown().await.unwrap();
+}
+
+/// grpc-web-text's base64, decoded in 4-character groups: a server encodes each chunk on its
+/// own, so padding may end any group.
+fn decode_web_text(text: &[u8]) -> Vec<u8> {
+    text.chunks_exact(4)
+        .flat_map(|group| {
+            base64::engine::general_purpose::STANDARD
+                .decode(group)
+                .unwrap()
+        })
+        .collect()
 }
 
 #[tokio::test]

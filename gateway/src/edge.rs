@@ -194,7 +194,9 @@ impl Edge {
         } else {
             // One request message, read whole here: an oversized one is refused with the
             // limit's status instead of breaking off a call already sent upstream.
-            match buffer(request, deadline).await {
+            // A streaming method without a deadline still gets the longest one to send it.
+            let read_by = deadline.or_else(|| Some(tokio::time::Instant::now() + self.max_timeout));
+            match buffer(request, read_by).await {
                 Err(status) => Err(status),
                 Ok(buffered) if policy.idempotent && !policy.server_streaming => {
                     retrying(&mut inner, buffered, deadline).await?

@@ -3,10 +3,12 @@
 //! cost control or Kong's synced counters, but charged up front).
 //!
 //! Redis charges a lease when it grants it, so all replicas together never admit more than
-//! the shared budget. A lease is only ever a fraction of what is left (the script grants
-//! at most an eighth), so near the limit every call is counted in Redis one by one and a
-//! principal still gets exactly its burst. Unspent tokens lapse after [`LEASE_TTL`] and go
-//! back to Redis; a call admitted from a lease was charged at most that long before it ran.
+//! the shared budget at the time of the grant. A lease is only ever a fraction of what is
+//! left (the script grants at most an eighth), so near the limit every call is counted in
+//! Redis one by one and a principal still gets exactly its burst. A token is spent at most
+//! [`LEASE_TTL`] after the first grant of the tokens held: the only slack against counting
+//! each call when it runs is the refill of that time (about one call at 300 per minute).
+//! Unspent tokens then lapse; those whose charge still stands go back to Redis.
 
 use std::time::{Duration, Instant};
 
@@ -44,7 +46,11 @@ pub(super) enum Take {
 pub(super) struct Lease {
     pub tier: Tier,
     tokens: u32,
+    /// When the held tokens lapse: [`LEASE_TTL`] after the grant that found none held.
     expires: Instant,
+    /// Redis's theoretical arrival time after the last grant: charges above `now` still
+    /// stand, so only those may be given back (time has already forgiven the rest).
+    charged_until: Instant,
     /// Tokens of the last grant, to refill when half of them are spent.
     last_grant: u32,
     /// Redis's count of calls left after the last grant, and when its burst is whole.
@@ -63,6 +69,7 @@ impl Lease {
             tier,
             tokens: 0,
             expires: now,
+            charged_until: now,
             last_grant: 0,
             remaining: 0,
             reset_at: now,
@@ -105,11 +112,15 @@ impl Lease {
         }
         let for_lease = grant.granted.saturating_sub(u32::from(for_call));
         if for_lease > 0 {
-            // Older tokens lapse with the new ones: spent in order, they are the first out.
+            // Tokens still held keep their expiry, and the new ones share it: no token
+            // outlives its grant by more than the TTL.
+            if self.tokens == 0 {
+                self.expires = now + LEASE_TTL;
+            }
             self.tokens = self.tokens.saturating_add(for_lease);
-            self.expires = now + LEASE_TTL;
             self.last_grant = for_lease;
         }
+        self.charged_until = now + grant.reset_after;
         self.remaining = grant.remaining;
         self.reset_at = now + grant.reset_after;
         Decision {
@@ -126,12 +137,21 @@ impl Lease {
         self.refilling = false;
     }
 
-    /// Takes back the tokens whose time is up, to return them to Redis.
+    /// Takes back the tokens whose time is up; returns how many to give back to Redis:
+    /// at most the last grant's, and only those whose charge still stands.
     pub fn lapse(&mut self, now: Instant) -> u32 {
         if now < self.expires {
             return 0;
         }
-        std::mem::take(&mut self.tokens)
+        let held = std::mem::take(&mut self.tokens);
+        let interval = self.tier.quota.interval().max(Duration::from_micros(1));
+        let standing = self
+            .charged_until
+            .saturating_duration_since(now)
+            .as_micros()
+            / interval.as_micros();
+        held.min(self.last_grant)
+            .min(u32::try_from(standing).unwrap_or(u32::MAX))
     }
 
     /// Nothing held, nothing asked, no call for a while: the entry can go.
@@ -247,6 +267,32 @@ mod tests {
         assert_eq!(lease.take(later), Take::Ask { want: 0, back: 3 });
         assert_eq!(lease.lapse(later), 0, "given back once");
         assert!(lease.idle(later + WINDOW * 3));
+    }
+
+    #[test]
+    fn tokens_whose_charge_time_has_forgiven_are_not_given_back() {
+        let now = Instant::now();
+        let mut lease = Lease::new(TIER, now);
+        lease.take(now);
+        lease.take(now);
+        // The bucket refills 10 ms per call: 100 ms after the grant, nothing it charged stands.
+        let charged = Grant {
+            reset_after: Duration::from_millis(100),
+            ..grant(4, 10)
+        };
+        lease.granted(charged, 1, true, now);
+        assert_eq!(lease.take(now + LEASE_TTL), Take::Ask { want: 0, back: 0 });
+    }
+
+    #[test]
+    fn refilled_tokens_lapse_with_the_tokens_still_held() {
+        let now = Instant::now();
+        let mut lease = Lease::new(TIER, now);
+        lease.take(now);
+        lease.take(now);
+        lease.granted(grant(3, 10), 1, true, now);
+        lease.granted(grant(5, 10), 5, false, now + LEASE_TTL / 2);
+        assert_eq!(lease.take(now + LEASE_TTL), Take::Ask { want: 0, back: 5 });
     }
 
     #[test]

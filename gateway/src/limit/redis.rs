@@ -131,15 +131,22 @@ impl RedisLimiter {
             }
             Take::Ask { want, back } => (want, back),
         };
+        // A call dropped while it waits (client gone, deadline) must not leave the lease
+        // thinking a refill is on its way.
+        let mut pending_refill = PendingRefill {
+            leases: &self.leases,
+            key: &key,
+            armed: want > 0,
+        };
         let grant = ask(&self.queue, tier, key.clone(), true, want, back).await;
         let now = Instant::now();
-        let decision = with_lease(&self.leases, &key, tier, now, |lease| match grant {
-            Some(grant) => Some(lease.granted(grant, want, true, now)),
-            None => {
-                lease.refill_failed();
-                None
-            }
+        let decision = grant.map(|grant| {
+            pending_refill.armed = false;
+            with_lease(&self.leases, &key, tier, now, |lease| {
+                lease.granted(grant, want, true, now)
+            })
         });
+        drop(pending_refill);
         if decision.is_none() {
             metrics::counter!("gateway_rate_limit_fallback_total").increment(1);
         }
@@ -159,6 +166,27 @@ impl RedisLimiter {
                 None => lease.refill_failed(),
             });
         });
+    }
+}
+
+/// Clears the lease's refill flag when its request ends without an answer.
+struct PendingRefill<'a> {
+    leases: &'a Leases,
+    key: &'a str,
+    armed: bool,
+}
+
+impl Drop for PendingRefill<'_> {
+    fn drop(&mut self) {
+        if self.armed
+            && let Some(lease) = self
+                .leases
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get_mut(self.key)
+        {
+            lease.refill_failed();
+        }
     }
 }
 
@@ -260,6 +288,40 @@ async fn batch_checks(shared: Arc<Shared>, mut pending: mpsc::Receiver<Pending>)
 }
 
 impl Shared {
+    /// `EVALSHA` (loading the script when Redis has forgotten it), written at most once:
+    /// fred replays commands that were in flight when a connection dropped, and a replayed
+    /// give-back would refund tokens twice.
+    async fn run_script(
+        &self,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Result<Vec<i64>, fred::error::Error> {
+        use fred::interfaces::ClientLike as _;
+        let client = self.redis.pool().next();
+        let once = client.with_options(&fred::types::config::Options {
+            max_attempts: Some(1),
+            ..Default::default()
+        });
+        let mut command = Vec::with_capacity(2 + keys.len() + args.len());
+        command.push(self.script.sha1().to_string());
+        command.push(keys.len().to_string());
+        command.extend(keys);
+        command.extend(args);
+        // The first key (after the hash and the key count) picks the cluster slot.
+        let evalsha = fred::types::CustomCommand::new_static(
+            "EVALSHA",
+            fred::types::ClusterHash::Offset(2),
+            false,
+        );
+        match once.custom(evalsha.clone(), command.clone()).await {
+            Err(error) if error.details().starts_with("NOSCRIPT") => {
+                self.script.load(client).await?;
+                once.custom(evalsha, command).await
+            }
+            reply => reply,
+        }
+    }
+
     async fn send(&self, checks: Vec<Pending>) {
         let mut keys = Vec::with_capacity(checks.len());
         let mut args = Vec::with_capacity(checks.len() * 5);
@@ -274,10 +336,7 @@ impl Shared {
             args.push(check.want.to_string());
             args.push(check.back.to_string());
         }
-        let reply: Result<Vec<i64>, _> = self
-            .script
-            .evalsha_with_reload(self.redis.pool().next(), keys, args)
-            .await;
+        let reply = self.run_script(keys, args).await;
         let values = match reply {
             Ok(values) if values.len() == checks.len() * 4 => {
                 self.breaker.succeeded();
