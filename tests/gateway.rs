@@ -693,21 +693,37 @@ async fn external_grpc_web_clients_call_unary_and_streams() {
     running.shutdown().await.unwrap();
 }
 
-/// grpc-web-text over HTTP/1.1: a server stream's first message arrives, base64-encoded,
-/// while the stream is still open.
+/// grpc-web-text over HTTP/1.1 and HTTP/2: a server stream's first message arrives,
+/// base64-encoded, while the stream is still open.
 #[tokio::test]
 async fn a_grpc_web_text_stream_flows_message_by_message() {
-    use http_body_util::BodyExt as _;
-    use prost::Message as _;
     let (running, addr) = start(&test_config()).await;
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+    let io = || async {
+        hyper_util::rt::TokioIo::new(tokio::net::TcpStream::connect(addr).await.unwrap())
+    };
+    let (mut http1, connection) = hyper::client::conn::http1::handshake(io().await)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let response = http1.send_request(text_watch_request()).await.unwrap();
+    first_text_message(response).await;
+
+    let (mut http2, connection) =
+        hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io().await)
             .await
             .unwrap();
     tokio::spawn(connection);
+    let mut request = text_watch_request();
+    *request.uri_mut() = format!("http://{addr}{}", request.uri()).parse().unwrap();
+    let response = http2.send_request(request).await.unwrap();
+    first_text_message(response).await;
+    running.shutdown().await.unwrap();
+}
+
+/// `WatchDashboard` as a grpc-web-text call of staff member ana.
+fn text_watch_request() -> http::Request<http_body_util::Full<bytes::Bytes>> {
     let empty_request = base64::engine::general_purpose::STANDARD.encode([0u8; 5]);
-    let request = http::Request::post("/vibe.integration.v1.DashboardService/WatchDashboard")
+    http::Request::post("/vibe.integration.v1.DashboardService/WatchDashboard")
         .header("host", "gateway.test")
         .header("content-type", "application/grpc-web-text")
         .header("accept", "application/grpc-web-text")
@@ -717,8 +733,13 @@ async fn a_grpc_web_text_stream_flows_message_by_message() {
             format!("Bearer {}", client::token("ana", &["staff"])),
         )
         .body(http_body_util::Full::new(bytes::Bytes::from(empty_request)))
-        .unwrap();
-    let response = sender.send_request(request).await.unwrap();
+        .unwrap()
+}
+
+/// Reads a grpc-web-text response until its first message decodes, then drops the stream.
+async fn first_text_message(response: http::Response<hyper::body::Incoming>) {
+    use http_body_util::BodyExt as _;
+    use prost::Message as _;
     let content_type = response.headers()["content-type"].to_str().unwrap();
     assert!(
         content_type.starts_with("application/grpc-web-text"),
@@ -744,8 +765,6 @@ async fn a_grpc_web_text_stream_flows_message_by_message() {
     };
     let first = vibe::proto::integration::v1::WatchDashboardResponse::decode(&message[..]).unwrap();
     assert!(first.dashboard.is_some(), "{first:?}");
-    drop(body);
-    running.shutdown().await.unwrap();
 }
 
 /// grpc-web-text's base64, decoded in 4-character groups: a server encodes each chunk on its
