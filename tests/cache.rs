@@ -8,7 +8,7 @@ mod client;
 use std::time::Duration;
 
 use chrono::Utc;
-use client::{scrape, test_config, wait_for_health};
+use client::{sample, scrape, test_config, wait_for_health};
 use futures::future::join_all;
 use tonic_health::pb::health_check_response::ServingStatus;
 use vibe::app::{self, Running};
@@ -23,16 +23,6 @@ use vibe_test_harness::{RedisServer, TcpProxy, bigquery_emulator};
 use vibe_warehouse::{Payment, SaleStatus, Source};
 
 const DASHBOARD: &str = "vibe.integration.v1.DashboardService";
-
-/// The value of one Prometheus sample whose line contains every one of `parts`.
-fn sample(metrics: &str, name: &str, parts: &[&str]) -> f64 {
-    metrics
-        .lines()
-        .filter(|line| line.starts_with(&format!("{name}{{")))
-        .filter(|line| parts.iter().all(|part| line.contains(part)))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
 
 fn warehouse_queries(metrics: &str, query: &str) -> f64 {
     sample(

@@ -504,7 +504,7 @@ async fn busy_principals_spend_leased_tokens_and_two_gateways_still_admit_one_bu
 
     // Both gateways run in this test's process and share its metrics recorder.
     let scrape = client::scrape(all.metrics_addr).await;
-    let leased = metric(&scrape, "gateway_rate_limit_leased_total");
+    let leased = client::sample(&scrape, "gateway_rate_limit_leased_total", &[]) as u32;
     assert!(
         leased > ok / 4,
         "{leased} of {ok} admitted calls were spent from leases"
@@ -512,15 +512,6 @@ async fn busy_principals_spend_leased_tokens_and_two_gateways_still_admit_one_bu
 
     second_running.shutdown().await.unwrap();
     all.shutdown().await.unwrap();
-}
-
-/// A counter's value in a Prometheus scrape (0 when absent).
-fn metric(scrape: &str, name: &str) -> u32 {
-    scrape
-        .lines()
-        .filter(|line| line.starts_with(name))
-        .find_map(|line| line.split_whitespace().last()?.parse::<u32>().ok())
-        .unwrap_or(0)
 }
 
 /// One HTTP/1.1 request; returns the response head.

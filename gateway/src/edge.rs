@@ -195,7 +195,8 @@ impl Edge {
             // One request message, read whole here: an oversized one is refused with the
             // limit's status instead of breaking off a call already sent upstream.
             // A streaming method without a deadline still gets the longest one to send it.
-            let read_by = deadline.or_else(|| Some(tokio::time::Instant::now() + self.max_timeout));
+            let read_by =
+                deadline.unwrap_or_else(|| tokio::time::Instant::now() + self.max_timeout);
             match buffer(request, read_by).await {
                 Err(status) => Err(status),
                 Ok(buffered) if policy.idempotent && !policy.server_streaming => {

@@ -69,13 +69,8 @@ pub(crate) struct Buffered {
 
 impl Buffered {
     pub(crate) fn request(&self) -> Request<Body> {
-        let mut request = Request::new(Body::new(http_body_util::Full::new(self.body.clone())));
-        *request.method_mut() = self.parts.method.clone();
-        *request.uri_mut() = self.parts.uri.clone();
-        *request.version_mut() = self.parts.version;
-        *request.headers_mut() = self.parts.headers.clone();
-        *request.extensions_mut() = self.parts.extensions.clone();
-        request
+        let body = Body::new(http_body_util::Full::new(self.body.clone()));
+        Request::from_parts(self.parts.clone(), body)
     }
 }
 
@@ -83,16 +78,13 @@ impl Buffered {
 /// with the status the limit gives it.
 pub(crate) async fn buffer(
     request: Request<Body>,
-    deadline: Option<tokio::time::Instant>,
+    deadline: tokio::time::Instant,
 ) -> Result<Buffered, tonic::Status> {
     use http_body_util::BodyExt as _;
     let (parts, body) = request.into_parts();
-    let collected = match deadline {
-        None => body.collect().await,
-        Some(at) => tokio::time::timeout_at(at, body.collect())
-            .await
-            .map_err(|_| deadline_exceeded())?,
-    }?;
+    let collected = tokio::time::timeout_at(deadline, body.collect())
+        .await
+        .map_err(|_| deadline_exceeded())??;
     Ok(Buffered {
         parts,
         body: collected.to_bytes(),

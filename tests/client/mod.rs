@@ -188,3 +188,16 @@ pub async fn scrape(addr: SocketAddr) -> String {
         .to_bytes();
     String::from_utf8(body.to_vec()).expect("utf-8 metrics")
 }
+
+/// The sum of the Prometheus samples of `name` whose line contains every one of `parts`.
+pub fn sample(scrape: &str, name: &str, parts: &[&str]) -> f64 {
+    scrape
+        .lines()
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(['{', ' ']))
+        })
+        .filter(|line| parts.iter().all(|part| line.contains(part)))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}

@@ -48,14 +48,14 @@ pub(super) struct Lease {
     tokens: u32,
     /// When the held tokens lapse: [`LEASE_TTL`] after the grant that found none held.
     expires: Instant,
-    /// Redis's theoretical arrival time after the last grant: charges above `now` still
-    /// stand, so only those may be given back (time has already forgiven the rest).
+    /// Redis's theoretical arrival time after the last grant, when its burst is whole
+    /// again: charges above `now` still stand, so only those may be given back (time has
+    /// already forgiven the rest).
     charged_until: Instant,
     /// Tokens of the last grant, to refill when half of them are spent.
     last_grant: u32,
-    /// Redis's count of calls left after the last grant, and when its burst is whole.
+    /// Redis's count of calls left after the last grant.
     remaining: u32,
-    reset_at: Instant,
     /// A request asking for more tokens is on its way; others ask only for their call.
     refilling: bool,
     window_start: Instant,
@@ -72,7 +72,6 @@ impl Lease {
             charged_until: now,
             last_grant: 0,
             remaining: 0,
-            reset_at: now,
             refilling: false,
             window_start: now,
             this_window: 0,
@@ -94,7 +93,7 @@ impl Lease {
                 allowed: true,
                 tier: self.tier,
                 remaining: self.remaining.saturating_add(self.tokens),
-                reset_after: self.reset_at.saturating_duration_since(now),
+                reset_after: self.charged_until.saturating_duration_since(now),
                 retry_after: Duration::ZERO,
             };
             return Take::Spent { decision, refill };
@@ -122,7 +121,6 @@ impl Lease {
         }
         self.charged_until = now + grant.reset_after;
         self.remaining = grant.remaining;
-        self.reset_at = now + grant.reset_after;
         Decision {
             allowed: grant.granted > 0,
             tier: self.tier,
