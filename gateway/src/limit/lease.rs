@@ -6,10 +6,12 @@
 //! the shared budget at the time of the grant. A lease is only ever a fraction of what is
 //! left (the script grants at most an eighth), so near the limit every call is counted in
 //! Redis one by one and a principal still gets exactly its burst. A token is spent at most
-//! [`LEASE_TTL`] after the first grant of the tokens held: the only slack against counting
-//! each call when it runs is the refill of that time (about one call at 300 per minute).
-//! Unspent tokens then lapse; those whose charge still stands go back to Redis.
+//! [`LEASE_TTL`] after its grant, oldest grant first: the only slack against counting each
+//! call when it runs is the refill of that time (about one call at 300 per minute).
+//! Unspent tokens then lapse; those whose charge still stands go back to Redis. Each grant
+//! lapses on its own, so a principal whose refills keep coming never finds its lease empty.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::{Decision, Tier};
@@ -33,21 +35,32 @@ pub(super) struct Grant {
 /// The outcome of [`Lease::take`].
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Take {
-    /// Admitted from the lease; `refill` asks Redis in the background for that many more.
+    /// Admitted from the lease; in the background, ask Redis for `refill` more tokens
+    /// and give `back` lapsed ones.
     Spent {
         decision: Decision,
         refill: Option<u32>,
+        back: u32,
     },
     /// Ask Redis for the call and `want` tokens more, giving `back` unspent ones.
     Ask { want: u32, back: u32 },
 }
 
+/// The unspent tokens of one grant.
+#[derive(Debug)]
+struct Batch {
+    tokens: u32,
+    /// [`LEASE_TTL`] after the grant.
+    expires: Instant,
+}
+
 #[derive(Debug)]
 pub(super) struct Lease {
     pub tier: Tier,
+    /// Unspent tokens by grant, oldest first; none is empty.
+    batches: VecDeque<Batch>,
+    /// Their sum.
     tokens: u32,
-    /// When the held tokens lapse: [`LEASE_TTL`] after the grant that found none held.
-    expires: Instant,
     /// Redis's theoretical arrival time after the last grant, when its burst is whole
     /// again: charges above `now` still stand, so only those may be given back (time has
     /// already forgiven the rest).
@@ -67,8 +80,8 @@ impl Lease {
     pub fn new(tier: Tier, now: Instant) -> Self {
         Self {
             tier,
+            batches: VecDeque::new(),
             tokens: 0,
-            expires: now,
             charged_until: now,
             last_grant: 0,
             remaining: 0,
@@ -83,7 +96,11 @@ impl Lease {
     pub fn take(&mut self, now: Instant) -> Take {
         self.count(now);
         let back = self.lapse(now);
-        if self.tokens > 0 {
+        if let Some(oldest) = self.batches.front_mut() {
+            oldest.tokens -= 1;
+            if oldest.tokens == 0 {
+                self.batches.pop_front();
+            }
             self.tokens -= 1;
             let refill = (self.tokens * 2 <= self.last_grant && !self.refilling)
                 .then(|| self.want())
@@ -96,7 +113,11 @@ impl Lease {
                 reset_after: self.charged_until.saturating_duration_since(now),
                 retry_after: Duration::ZERO,
             };
-            return Take::Spent { decision, refill };
+            return Take::Spent {
+                decision,
+                refill,
+                back,
+            };
         }
         let want = if self.refilling { 0 } else { self.want() };
         self.refilling |= want > 0;
@@ -111,11 +132,10 @@ impl Lease {
         }
         let for_lease = grant.granted.saturating_sub(u32::from(for_call));
         if for_lease > 0 {
-            // Tokens still held keep their expiry, and the new ones share it: no token
-            // outlives its grant by more than the TTL.
-            if self.tokens == 0 {
-                self.expires = now + LEASE_TTL;
-            }
+            self.batches.push_back(Batch {
+                tokens: for_lease,
+                expires: now + LEASE_TTL,
+            });
             self.tokens = self.tokens.saturating_add(for_lease);
             self.last_grant = for_lease;
         }
@@ -136,20 +156,33 @@ impl Lease {
     }
 
     /// Takes back the tokens whose time is up; returns how many to give back to Redis:
-    /// at most the last grant's, and only those whose charge still stands.
+    /// only those whose charge still stands.
     pub fn lapse(&mut self, now: Instant) -> u32 {
-        if now < self.expires {
+        let mut lapsed = 0u32;
+        while let Some(oldest) = self.batches.front()
+            && oldest.expires <= now
+        {
+            lapsed = lapsed.saturating_add(oldest.tokens);
+            self.batches.pop_front();
+        }
+        if lapsed == 0 {
             return 0;
         }
-        let held = std::mem::take(&mut self.tokens);
+        self.tokens -= lapsed;
         let interval = self.tier.quota.interval().max(Duration::from_micros(1));
         let standing = self
             .charged_until
             .saturating_duration_since(now)
             .as_micros()
             / interval.as_micros();
-        held.min(self.last_grant)
-            .min(u32::try_from(standing).unwrap_or(u32::MAX))
+        let back = lapsed.min(u32::try_from(standing).unwrap_or(u32::MAX));
+        // Redis's arrival time moves back by what is given back: a later lapse must not
+        // count those charges as standing again.
+        self.charged_until = self
+            .charged_until
+            .checked_sub(interval * back)
+            .unwrap_or(now);
+        back
     }
 
     /// Nothing held, nothing asked, no call for a while: the entry can go.
@@ -208,7 +241,12 @@ mod tests {
     /// Spends a leased token: the remaining count reported and the refill asked for.
     fn spend(lease: &mut Lease, now: Instant) -> (u32, Option<u32>) {
         match lease.take(now) {
-            Take::Spent { decision, refill } => (decision.remaining, refill),
+            Take::Spent {
+                decision,
+                refill,
+                back: 0,
+            } => (decision.remaining, refill),
+            Take::Spent { back, .. } => panic!("{back} lapsed tokens to give back"),
             Take::Ask { .. } => panic!("no leased token"),
         }
     }
@@ -283,14 +321,54 @@ mod tests {
     }
 
     #[test]
-    fn refilled_tokens_lapse_with_the_tokens_still_held() {
+    fn each_grant_lapses_on_its_own() {
         let now = Instant::now();
         let mut lease = Lease::new(TIER, now);
         lease.take(now);
         lease.take(now);
         lease.granted(grant(3, 10), 1, true, now);
         lease.granted(grant(5, 10), 5, false, now + LEASE_TTL / 2);
-        assert_eq!(lease.take(now + LEASE_TTL), Take::Ask { want: 0, back: 5 });
+        assert_eq!(spend(&mut lease, now + LEASE_TTL / 2).0, 16, "oldest first");
+        let Take::Spent { decision, back, .. } = lease.take(now + LEASE_TTL) else {
+            panic!("the second grant's tokens are still held");
+        };
+        assert_eq!(back, 1, "the first grant's last token lapsed");
+        assert_eq!(
+            decision.remaining, 14,
+            "Redis's 10 and the second grant's 4 left"
+        );
+        assert_eq!(
+            lease.lapse(now + LEASE_TTL * 3 / 2),
+            4,
+            "the rest at their own time"
+        );
+        assert_eq!(lease.tokens, 0);
+    }
+
+    #[test]
+    fn a_busy_principal_whose_refills_keep_coming_never_finds_its_lease_empty() {
+        let start = Instant::now();
+        let mut lease = Lease::new(TIER, start);
+        let call = Duration::from_millis(1);
+        let mut asked = 0;
+        for n in 0..2_000u32 {
+            let now = start + call * n;
+            match lease.take(now) {
+                Take::Spent { refill: None, .. } => {}
+                // Redis answers within the same millisecond.
+                Take::Spent {
+                    refill: Some(want), ..
+                } => {
+                    lease.granted(grant(want, 5000), want, false, now);
+                }
+                Take::Ask { want, .. } => {
+                    asked += 1;
+                    lease.granted(grant(want + 1, 5000), want, true, now);
+                }
+            }
+        }
+        // The first calls of the first two windows size the lease; after that, none waits.
+        assert!(asked <= 2, "{asked} calls waited for Redis");
     }
 
     #[test]

@@ -122,10 +122,14 @@ impl RedisLimiter {
         let now = Instant::now();
         let take = with_lease(&self.leases, &key, tier, now, |lease| lease.take(now));
         let (want, back) = match take {
-            Take::Spent { decision, refill } => {
+            Take::Spent {
+                decision,
+                refill,
+                back,
+            } => {
                 self.leased.increment(1);
-                if let Some(want) = refill {
-                    self.refill(tier, key, want);
+                if refill.is_some() || back > 0 {
+                    self.refill(tier, key, refill.unwrap_or(0), back);
                 }
                 return Some(decision);
             }
@@ -153,17 +157,19 @@ impl RedisLimiter {
         decision
     }
 
-    /// Asks for `want` tokens for the lease in the background.
-    fn refill(&self, tier: Tier, key: String, want: u32) {
+    /// Asks for `want` tokens for the lease in the background, giving `back` lapsed ones.
+    fn refill(&self, tier: Tier, key: String, want: u32, back: u32) {
         let (queue, leases) = (self.queue.clone(), self.leases.clone());
         tokio::spawn(async move {
-            let grant = ask(&queue, tier, key.clone(), false, want, 0).await;
+            let grant = ask(&queue, tier, key.clone(), false, want, back).await;
             let now = Instant::now();
             with_lease(&leases, &key, tier, now, |lease| match grant {
                 Some(grant) => {
                     lease.granted(grant, want, false, now);
                 }
-                None => lease.refill_failed(),
+                // Only a request that asked for tokens holds the refill flag.
+                None if want > 0 => lease.refill_failed(),
+                None => {}
             });
         });
     }
