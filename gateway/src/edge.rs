@@ -325,16 +325,8 @@ impl Edge {
             .get("grpc-timeout")
             .and_then(|v| v.to_str().ok())
             .and_then(parse_grpc_timeout);
-        let deadline = match asked {
-            Some(asked) => Some(asked.min(self.max_timeout)),
-            None if policy.server_streaming => None,
-            None => Some(self.max_timeout),
-        };
-        if let Some(deadline) = deadline
-            && let Ok(value) = HeaderValue::from_str(&format!("{}m", deadline.as_millis()))
-        {
-            headers.insert("grpc-timeout", value);
-        }
+        // The upstream is told the time left when the call is sent (`send::once`).
+        let deadline = capped(asked, self.max_timeout, policy.server_streaming);
         let limit = self.max_request_bytes;
         let body = std::mem::take(request.body_mut());
         // The service's decoder passes a status from the body on as the call's status.
@@ -421,6 +413,16 @@ fn client_ip<B>(request: &Request<B>) -> Option<IpAddr> {
         .map(|addr| addr.ip())
 }
 
+/// The deadline a call runs with: what the caller asked for, at most `max`; a unary call
+/// without one gets `max`, a server stream without one runs until it ends.
+fn capped(asked: Option<Duration>, max: Duration, server_streaming: bool) -> Option<Duration> {
+    match asked {
+        Some(asked) => Some(asked.min(max)),
+        None if server_streaming => None,
+        None => Some(max),
+    }
+}
+
 /// `grpc-timeout`: up to 8 digits and a unit (H, M, S, m, u, n).
 fn parse_grpc_timeout(value: &str) -> Option<Duration> {
     let split = value.len().checked_sub(1)?;
@@ -452,6 +454,16 @@ mod tests {
         assert_eq!(parse_grpc_timeout("123456789S"), None);
         assert_eq!(parse_grpc_timeout("5x"), None);
         assert_eq!(parse_grpc_timeout(""), None);
+    }
+
+    #[test]
+    fn deadlines_are_capped_and_unary_calls_always_get_one() {
+        let max = Duration::from_secs(30);
+        let asked = |secs| Some(Duration::from_secs(secs));
+        assert_eq!(capped(asked(60), max, false), asked(30));
+        assert_eq!(capped(asked(5), max, true), asked(5));
+        assert_eq!(capped(None, max, false), asked(30));
+        assert_eq!(capped(None, max, true), None);
     }
 
     #[test]
