@@ -19,7 +19,7 @@ use vibe::app::{self, Running};
 use vibe::config::{Config, PublicKey, Secret};
 use vibe::proto::integration::v1::GetDashboardRequest;
 use vibe::proto::integration::v1::dashboard_service_client::DashboardServiceClient;
-use vibe::targets::{Target, Targets};
+use vibe::targets::Targets;
 use vibe_test_harness::RedisServer;
 
 const STAFF_RPC: &str = "/vibe.integration.v1.DashboardService/GetDashboard";
@@ -70,18 +70,6 @@ async fn keyed_config() -> (Config, Keys) {
 
 async fn start(config: &Config) -> (Running, SocketAddr) {
     let running = app::start(config, &Targets::all()).await.unwrap();
-    let addr = running.gateway_addr.unwrap();
-    wait_for_health(addr, "", ServingStatus::Serving).await;
-    (running, addr)
-}
-
-/// A second gateway process, routing to the services of `all` over the network.
-async fn gateway_apart(config: &Config, all: &Running) -> (Running, SocketAddr) {
-    let mut config = config.clone();
-    config.upstreams.integration = format!("http://{}", all.grpc_addr.unwrap());
-    let running = app::start(&config, &Targets::from_list(&[Target::Gateway]))
-        .await
-        .unwrap();
     let addr = running.gateway_addr.unwrap();
     wait_for_health(addr, "", ServingStatus::Serving).await;
     (running, addr)
@@ -418,7 +406,7 @@ async fn two_gateways_share_one_redis_limit_and_fall_back_when_it_dies() {
     limited(&mut config, 6);
     config.redis = Some(client::redis_config(&redis.url()));
     let (all, first) = start(&config).await;
-    let (second_running, second) = gateway_apart(&config, &all).await;
+    let (second_running, second) = client::gateway_apart(&config, all.grpc_addr.unwrap()).await;
 
     let ana = client::token("ana", &["staff"]);
     let mut codes = Vec::new();
@@ -461,7 +449,7 @@ async fn busy_principals_spend_leased_tokens_and_two_gateways_still_admit_one_bu
     limited(&mut config, BUDGET);
     config.redis = Some(client::redis_config(&redis.url()));
     let (all, first) = start(&config).await;
-    let (second_running, second) = gateway_apart(&config, &all).await;
+    let (second_running, second) = client::gateway_apart(&config, all.grpc_addr.unwrap()).await;
 
     // 16 callers on each gateway, 50 calls each: 1,600 calls against a budget of 600.
     let ana = client::Bearer::new(&client::token("ana", &["staff"]));
@@ -899,7 +887,7 @@ async fn a_request_over_the_size_limit_is_resource_exhausted_naming_the_limit_in
     );
 
     // A gateway apart, forwarding to the services over the network: the same answer.
-    let (gateway, remote) = gateway_apart(&config, &running).await;
+    let (gateway, remote) = client::gateway_apart(&config, running.grpc_addr.unwrap()).await;
     let mut products = DashboardServiceClient::with_interceptor(
         client::channel(remote).await,
         client::Bearer::new(&client::token("ana", &["staff"])),

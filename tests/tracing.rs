@@ -6,10 +6,9 @@ mod client;
 
 use std::time::Duration;
 
-use client::{test_config, wait_for_health};
+use client::test_config;
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
-use tonic_health::pb::health_check_response::ServingStatus;
 use vibe::app;
 use vibe::proto::integration::v1::GetDashboardRequest;
 use vibe::proto::integration::v1::dashboard_service_client::DashboardServiceClient;
@@ -83,13 +82,8 @@ async fn one_trace_id_across_gateway_and_service() {
     let integration = app::start(&test_config(), &Targets::from_list(&[Target::Integration]))
         .await
         .unwrap();
-    let mut config = test_config();
-    config.upstreams.integration = format!("http://{}", integration.grpc_addr.unwrap());
-    let gateway = app::start(&config, &Targets::from_list(&[Target::Gateway]))
-        .await
-        .unwrap();
-    let gateway_addr = gateway.gateway_addr.unwrap();
-    wait_for_health(gateway_addr, "", ServingStatus::Serving).await;
+    let (gateway, gateway_addr) =
+        client::gateway_apart(&test_config(), integration.grpc_addr.unwrap()).await;
     let (edge, service) = call_and_collect(&exporter, gateway_addr).await;
     assert_one_trace(&edge, &service);
     gateway.shutdown().await.unwrap();

@@ -23,6 +23,23 @@ pub const PUBLIC_SERVICES: [&str; 5] = [
     "vibe.sync.v1.SyncService",
 ];
 
+/// A gateway process on its own (`vibe serve --target gateway`), reaching the integration
+/// target at `integration` (a gRPC listener) over the network; when it serves.
+pub async fn gateway_apart(
+    config: &Config,
+    integration: SocketAddr,
+) -> (vibe::app::Running, SocketAddr) {
+    use vibe::targets::{Target, Targets};
+    let mut config = config.clone();
+    config.upstreams.integration = format!("http://{integration}");
+    let running = vibe::app::start(&config, &Targets::from_list(&[Target::Gateway]))
+        .await
+        .unwrap();
+    let addr = running.gateway_addr.unwrap();
+    wait_for_health(addr, "", ServingStatus::Serving).await;
+    (running, addr)
+}
+
 /// A config whose listeners take free ports, so tests run side by side.
 pub fn test_config() -> Config {
     let mut config = Config::default();

@@ -238,6 +238,14 @@ mod tests {
         }
     }
 
+    /// A lease after two calls in one window, the second asking for one token more.
+    fn two_calls(now: Instant) -> Lease {
+        let mut lease = Lease::new(TIER, now);
+        lease.take(now);
+        lease.take(now);
+        lease
+    }
+
     /// Spends a leased token: the remaining count reported and the refill asked for.
     fn spend(lease: &mut Lease, now: Instant) -> (u32, Option<u32>) {
         match lease.take(now) {
@@ -295,9 +303,7 @@ mod tests {
     #[test]
     fn unspent_tokens_lapse_and_go_back() {
         let now = Instant::now();
-        let mut lease = Lease::new(TIER, now);
-        lease.take(now);
-        lease.take(now);
+        let mut lease = two_calls(now);
         lease.granted(grant(4, 10), 1, true, now);
         let later = now + LEASE_TTL;
         assert_eq!(lease.take(later), Take::Ask { want: 0, back: 3 });
@@ -308,9 +314,7 @@ mod tests {
     #[test]
     fn tokens_whose_charge_time_has_forgiven_are_not_given_back() {
         let now = Instant::now();
-        let mut lease = Lease::new(TIER, now);
-        lease.take(now);
-        lease.take(now);
+        let mut lease = two_calls(now);
         // The bucket refills 10 ms per call: 100 ms after the grant, nothing it charged stands.
         let charged = Grant {
             reset_after: Duration::from_millis(100),
@@ -323,9 +327,7 @@ mod tests {
     #[test]
     fn each_grant_lapses_on_its_own() {
         let now = Instant::now();
-        let mut lease = Lease::new(TIER, now);
-        lease.take(now);
-        lease.take(now);
+        let mut lease = two_calls(now);
         lease.granted(grant(3, 10), 1, true, now);
         lease.granted(grant(5, 10), 5, false, now + LEASE_TTL / 2);
         assert_eq!(spend(&mut lease, now + LEASE_TTL / 2).0, 16, "oldest first");
