@@ -11,7 +11,7 @@
 // a client from outside the project. The runtime sends through XMLHttpRequest, which Node
 // lacks: `xhr2` provides it. xhr2 hands over a response only when it is complete, so this
 // client makes unary calls only (server streams in text mode are covered by
-// tests/gateway.rs reading the base64 frames as they arrive).
+// tests/it/gateway.rs reading the base64 frames as they arrive).
 //
 // No code generation: messages are (de)serialized with @bufbuild/protobuf from a binary
 // FileDescriptorSet, the same as client.mjs.

@@ -2,7 +2,7 @@
 //! writes its own rows and compares every answer with a value computed here, in Rust,
 //! from those rows (never through SQL). Checks panic with a message on a mismatch.
 //!
-//! A backend's `tests/conformance.rs` generates one test per check with
+//! A backend's `tests/it/conformance.rs` generates one test per check with
 //! [`conformance_tests!`](crate::conformance_tests), given an async setup function
 //! `async fn(test: &str) -> Option<Fixture>` (`None` skips the test).
 

@@ -1,18 +1,16 @@
 //! One trace id follows a call from the gateway to the service, over gRPC and in-process.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
-
-mod client;
-
 use std::time::Duration;
 
-use client::test_config;
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
 use vibe::app;
 use vibe::proto::integration::v1::GetDashboardRequest;
 use vibe::proto::integration::v1::dashboard_service_client::DashboardServiceClient;
 use vibe::targets::{Target, Targets};
+
+use crate::client;
+use crate::client::test_config;
 
 const METHOD: &str = "vibe.integration.v1.DashboardService/GetDashboard";
 

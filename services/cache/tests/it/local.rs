@@ -1,15 +1,12 @@
 //! The cache without Redis: single-flight, the freshness phases, background refresh,
 //! notifications and the counters.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
-
-mod common;
-
 use std::time::Duration;
 
-use common::{Warehouse, eventually, quick_settings};
 use tokio::sync::broadcast::error::TryRecvError;
 use vibe_cache::{Cache, CacheError, CacheSettings, Freshness, Served};
+
+use crate::common::{Warehouse, eventually, quick_settings};
 
 #[tokio::test]
 async fn a_thousand_concurrent_gets_on_a_cold_key_share_one_fill() {

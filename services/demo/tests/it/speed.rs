@@ -1,6 +1,6 @@
 //! Generation speed and a profile of the data, printed, never asserted (timing depends on
 //! the machine). Run in release:
-//! `cargo test --release -p vibe-demo --test speed -- --ignored --nocapture`
+//! `cargo test --release -p vibe-demo --test it speed:: -- --ignored --nocapture`
 //! (`DEMO_PAYMENTS=20000000` for Texas year-3 scale).
 
 use std::collections::HashMap;

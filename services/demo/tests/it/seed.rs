@@ -2,8 +2,6 @@
 //! re-run writes nothing, an interrupted or different earlier run is replaced, other
 //! sources are never touched. Earlier states are written through the warehouse itself.
 
-#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
-
 use std::collections::HashSet;
 
 use chrono::{Days, NaiveDate, TimeDelta};

@@ -1,17 +1,10 @@
 //! The edge: who gets in (the auth matrix, every method's declared roles), how often
 //! (rate limits, local and global through Redis), CORS, and audit.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
-
-mod client;
-mod edge;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use base64::Engine as _;
-use client::{test_config, wait_for_health};
-use edge::{JwksServer, KeyPair, call, claims, key_pair, sign};
 use jsonwebtoken::Algorithm;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -21,6 +14,11 @@ use vibe::proto::integration::v1::GetDashboardRequest;
 use vibe::proto::integration::v1::dashboard_service_client::DashboardServiceClient;
 use vibe::targets::Targets;
 use vibe_test_harness::RedisServer;
+
+use crate::client;
+use crate::client::{test_config, wait_for_health};
+use crate::edge;
+use crate::edge::{JwksServer, KeyPair, call, claims, key_pair, sign};
 
 const STAFF_RPC: &str = "/vibe.integration.v1.DashboardService/GetDashboard";
 const ADMIN_RPC: &str = "/vibe.integration.v1.DashboardService/GetCacheStats";

@@ -1,11 +1,11 @@
 //! How failures reach callers: rejected rows name the row and the field, never values.
 
-mod common;
-
 use chrono::{TimeZone, Utc};
 use gcp_bigquery_client::model::query_request::QueryRequest;
 use vibe_warehouse::schema::PAYMENTS;
 use vibe_warehouse::{Payment, SaleStatus, Source, TimeRange, Warehouse, WarehouseError};
+
+use crate::common;
 
 #[tokio::test]
 async fn rejected_rows_name_the_row_and_field_only() {

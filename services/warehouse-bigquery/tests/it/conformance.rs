@@ -2,9 +2,9 @@
 //! dataset per test. The emulator rejects reads without a partition filter, so every read
 //! the suite drives also proves it filters.
 
-mod common;
-
 use vibe_warehouse::conformance::Fixture;
+
+use crate::common;
 
 async fn setup(test: &str) -> Option<Fixture> {
     let (warehouse, dataset) = common::warehouse(test).await?;

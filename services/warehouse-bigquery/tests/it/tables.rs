@@ -1,12 +1,12 @@
 //! What `migrate` creates on BigQuery (the emulator), read back through the tables API,
 //! and that the partition filter it asks for is enforced.
 
-mod common;
-
 use gcp_bigquery_client::model::field_type::FieldType;
 use gcp_bigquery_client::model::query_request::QueryRequest;
 use vibe_warehouse::Warehouse;
 use vibe_warehouse::schema::{ColumnType, TABLES};
+
+use crate::common;
 
 fn type_name(ty: ColumnType) -> &'static str {
     match ty {

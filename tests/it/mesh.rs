@@ -1,10 +1,5 @@
 //! The mesh through real gRPC: every target in one process, and targets split apart.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
-
-mod client;
-
-use client::{PUBLIC_SERVICES, health, reflected_services, scrape, test_config, wait_for_health};
 use tonic_health::pb::health_check_response::ServingStatus;
 use vibe::app;
 use vibe::proto::integration::v1::GetDashboardRequest;
@@ -12,6 +7,11 @@ use vibe::proto::integration::v1::dashboard_service_client::DashboardServiceClie
 use vibe::proto::reasoning::v1::GetJobRequest;
 use vibe::proto::reasoning::v1::reasoning_service_client::ReasoningServiceClient;
 use vibe::targets::{Target, Targets};
+
+use crate::client;
+use crate::client::{
+    PUBLIC_SERVICES, health, reflected_services, scrape, test_config, wait_for_health,
+};
 
 #[tokio::test]
 async fn all_targets_serve_health_reflection_and_honest_unimplemented() {

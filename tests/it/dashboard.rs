@@ -1,15 +1,10 @@
 //! The dashboard's numbers through gRPC, checked against an independent computation over
 //! the very rows the demo generator produced (plain Rust sums, not the warehouse's SQL).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
-
-mod client;
-
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use client::{test_config, wait_for_health};
 use tonic_health::pb::health_check_response::ServingStatus;
 use vibe::app;
 use vibe::proto::integration::v1::dashboard_service_client::DashboardServiceClient;
@@ -21,6 +16,9 @@ use vibe::proto::r#type::v1::{Date, YearMonth};
 use vibe::targets::{Target, Targets};
 use vibe_demo::{DemoSpec, Generator, Progress};
 use vibe_warehouse::{LineItem, Order, Payment, SaleStatus, Source};
+
+use crate::client;
+use crate::client::{test_config, wait_for_health};
 
 const TZ: Tz = chrono_tz::America::Chicago;
 

@@ -1,19 +1,16 @@
 //! The cache with a real redis-server: cluster-wide single-flight, Redis outages,
 //! invalidation across replicas, and what lands in Redis.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
-
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{Warehouse, connect, entry_keys, eventually, quick_settings, redis_cli};
 use tokio::task::JoinSet;
 use vibe_cache::{Cache, CacheSettings, Freshness};
 use vibe_test_harness::RedisServer;
+
+use crate::common::{Warehouse, connect, entry_keys, eventually, quick_settings, redis_cli};
 
 /// A replica: its own connection pool, as a separate process would have.
 async fn replica(server: &RedisServer, name: &'static str, settings: CacheSettings) -> Cache<u64> {

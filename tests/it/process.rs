@@ -1,22 +1,20 @@
 //! The `vibe` binary as an operator runs it: exit codes, config errors, SIGTERM drain.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
-
-mod client;
-
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
-use client::{PUBLIC_SERVICES, health, scrape, wait_for_health};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use tonic_health::pb::health_check_response::ServingStatus;
 use vibe::proto::integration::v1::GetDashboardRequest;
 use vibe::proto::integration::v1::dashboard_service_client::DashboardServiceClient;
 use vibe_test_harness::free_port;
+
+use crate::client;
+use crate::client::{PUBLIC_SERVICES, health, scrape, wait_for_health};
 
 const VIBE: &str = env!("CARGO_BIN_EXE_vibe");
 

@@ -1,14 +1,9 @@
 //! The shared cache through gRPC: single-flight, one fill per refresh across replicas,
 //! stale-if-error, and Redis dying under load. Warehouses and Redis are real.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
-
-mod client;
-
 use std::time::Duration;
 
 use chrono::Utc;
-use client::{sample, scrape, test_config, wait_for_health};
 use futures::future::join_all;
 use tonic_health::pb::health_check_response::ServingStatus;
 use vibe::app::{self, Running};
@@ -21,6 +16,9 @@ use vibe::proto::integration::v1::{
 use vibe::targets::{Target, Targets};
 use vibe_test_harness::{RedisServer, TcpProxy, bigquery_emulator};
 use vibe_warehouse::{Payment, SaleStatus, Source};
+
+use crate::client;
+use crate::client::{sample, scrape, test_config, wait_for_health};
 
 const DASHBOARD: &str = "vibe.integration.v1.DashboardService";
 

@@ -2,10 +2,6 @@
 //! BigQuery emulator, with a clock the test moves. The black-box checks through the
 //! gateway are in `compliance_edge.rs`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
-
-mod client;
-
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -20,6 +16,8 @@ use vibe_warehouse::record::Value;
 use vibe_warehouse::schema::{AGE_VERIFICATIONS, Table, VERIFICATION_ATTEMPTS};
 use vibe_warehouse::statement::Statement;
 use vibe_warehouse::{AuditEvent, CatalogItem, Payment, SaleStatus, Source, TimeRange, Warehouse};
+
+use crate::client;
 
 #[derive(Clone, Copy, Debug)]
 enum Backend {

@@ -2,10 +2,6 @@
 //! gateway's and compliance's events land in the audit trail an admin reads page by page,
 //! and age verification fails closed when its attempt counter (Redis) is down.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
-
-mod client;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -24,7 +20,8 @@ use vibe::proto::r#type::v1::Date;
 use vibe::targets::Targets;
 use vibe_test_harness::RedisServer;
 
-use client::{Bearer, channel, test_config, token, wait_for_health};
+use crate::client;
+use crate::client::{Bearer, channel, test_config, token, wait_for_health};
 
 type Client = ComplianceServiceClient<
     tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>,

@@ -1,8 +1,5 @@
-//! Helpers shared by the cache's test binaries: a counting, failable, gateable fill
-//! and polling with a generous bound.
-
-// Each test binary uses a subset of these helpers.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//! Helpers shared by the cache's tests: a counting, failable, gateable fill and polling
+//! with a generous bound.
 
 use std::future::Future;
 use std::pin::Pin;
