@@ -9,6 +9,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use vibe_warehouse::{AuditEvent, Warehouse};
 
+use crate::auth::Principal;
+
 /// Where batches of audit events go.
 #[async_trait::async_trait]
 pub trait AuditStore: Send + Sync + 'static {
@@ -88,13 +90,13 @@ impl AuditLog {
 }
 
 /// The fields of an event that the edge knows about a call.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CallFacts {
-    pub principal: String,
-    pub role: &'static str,
+    /// The caller; anonymous until its token is verified.
+    pub principal: Arc<Principal>,
     /// The request's URI (cheap to clone); its path is the method.
     pub uri: http::Uri,
-    pub request_id: String,
+    pub request_id: http::HeaderValue,
     pub client_ip: Option<std::net::IpAddr>,
     /// Truncated to 256 characters in events.
     pub user_agent: Option<http::HeaderValue>,
@@ -118,12 +120,12 @@ impl CallFacts {
             occurred_at: Utc::now(),
             event_type: kind.to_owned(),
             severity: severity.to_owned(),
-            principal: self.principal.clone(),
-            role: self.role.to_owned(),
+            principal: self.principal.subject.clone(),
+            role: self.principal.primary_role().as_str().to_owned(),
             method: self.uri.path().to_owned(),
             result: result.to_owned(),
             status_code: i64::from(i32::from(code)),
-            request_id: self.request_id.clone(),
+            request_id: self.request_id.to_str().unwrap_or_default().to_owned(),
             client_ip: self.client_ip.map(|ip| ip.to_string()).unwrap_or_default(),
             user_agent: self
                 .user_agent

@@ -14,6 +14,7 @@ use tonic::Code;
 use tonic::body::Body;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic_types::{ErrorDetails, StatusExt};
+use vibe_telemetry::ensure_request_id;
 
 use crate::audit::{AuditLog, CallFacts};
 use crate::auth::{Authenticator, Principal};
@@ -27,7 +28,7 @@ pub const PRINCIPAL_HEADER: &str = "x-vibe-principal";
 pub const ROLES_HEADER: &str = "x-vibe-roles";
 /// The caller's address as the gateway saw it, for the services' own audit records.
 pub const CLIENT_IP_HEADER: &str = "x-vibe-client-ip";
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub use vibe_telemetry::REQUEST_ID_HEADER;
 
 /// Everything the door needs, shared by every connection.
 #[derive(Debug)]
@@ -117,16 +118,15 @@ impl Edge {
     where
         S: tower::Service<Request<Body>, Response = Response<Body>>,
     {
-        let request_id = request_id(request.headers());
-        tracing::Span::current().record("request_id", request_id.as_str());
+        // Usually set already by the telemetry layer around the edge (and in its span).
+        let request_id = ensure_request_id(request.headers_mut());
         // Only what is cheap to keep: an audit event is rendered from it when one is due.
         let mut facts = CallFacts {
+            principal: Principal::anonymous(),
             uri: request.uri().clone(),
             request_id: request_id.clone(),
             client_ip: client_ip(&request),
             user_agent: request.headers().get(USER_AGENT).cloned(),
-            role: "anonymous",
-            principal: String::new(),
         };
         let principal = match self
             .authenticator
@@ -152,8 +152,7 @@ impl Edge {
                 return Ok(self.refuse(request, &facts, event, status, None).await);
             }
         };
-        facts.principal.clone_from(&principal.subject);
-        facts.role = principal.primary_role().as_str();
+        facts.principal = principal.clone();
 
         let policy = match self.authorize(&principal, facts.uri.path()) {
             Ok(policy) => policy.clone(),
@@ -186,7 +185,7 @@ impl Edge {
             decision = Some(checked);
         }
 
-        let deadline = self.prepare(&mut request, &principal, &facts, &policy);
+        let deadline = self.prepare(&mut request, &facts, &policy);
         let deadline = deadline.map(|after| tokio::time::Instant::now() + after);
         let sent = if policy.client_streaming || !self.is_remote(facts.uri.path()) {
             // In process the service's decoder reports an oversized body itself.
@@ -213,10 +212,10 @@ impl Edge {
                         .record(facts.event("data_access", "failed", status.code(), None))
                         .await;
                 }
-                return Ok(reply(status, &request_id, decision.as_ref()));
+                return Ok(self.reply(status, &request_id, decision.as_ref()));
             }
         };
-        set_headers(response.headers_mut(), &request_id, decision.as_ref());
+        self.set_headers(response.headers_mut(), request_id, decision.as_ref());
         if !policy.audited {
             return Ok(response);
         }
@@ -253,7 +252,7 @@ impl Edge {
     ) -> Response<Body> {
         self.audit.record(event).await;
         self.drain(request).await;
-        reply(status, &facts.request_id, decision)
+        self.reply(status, &facts.request_id, decision)
     }
 
     /// Reads what the client is still sending of a refused call (bounded in size and
@@ -262,6 +261,44 @@ impl Edge {
         use http_body_util::BodyExt as _;
         let body = http_body_util::Limited::new(request.into_body(), self.max_request_bytes);
         let _ = tokio::time::timeout(DRAIN_TIMEOUT, body.collect()).await;
+    }
+
+    /// A trailers-only gRPC response for `status`.
+    fn reply(
+        &self,
+        status: tonic::Status,
+        request_id: &HeaderValue,
+        decision: Option<&Decision>,
+    ) -> Response<Body> {
+        let mut response = status.into_http::<Body>();
+        let headers = response.headers_mut();
+        self.set_headers(headers, request_id.clone(), decision);
+        if let Some(decision) = decision.filter(|d| !d.allowed) {
+            let seconds = decision.retry_after.as_secs_f64().ceil().max(1.0);
+            headers.insert(http::header::RETRY_AFTER, HeaderValue::from(seconds as u64));
+        }
+        response
+    }
+
+    /// The request id and, for a limited call, the `RateLimit` headers.
+    fn set_headers(
+        &self,
+        headers: &mut HeaderMap,
+        request_id: HeaderValue,
+        decision: Option<&Decision>,
+    ) {
+        headers.insert(REQUEST_ID_HEADER, request_id);
+        let Some(decision) = decision else { return };
+        let tier = decision.tier;
+        if let Some(policy) = self.limiter.policy_header(tier) {
+            headers.insert(HeaderName::from_static("ratelimit-policy"), policy.clone());
+        }
+        let reset =
+            decision.reset_after.as_secs() + u64::from(decision.reset_after.subsec_nanos() > 0);
+        let state = format!("\"{}\";r={};t={reset}", tier.name, decision.remaining);
+        if let Ok(value) = HeaderValue::try_from(state) {
+            headers.insert(HeaderName::from_static("ratelimit"), value);
+        }
     }
 
     /// The caller's policy for `path`, or the status that refuses it (fail closed).
@@ -291,36 +328,27 @@ impl Edge {
         ))
     }
 
-    /// Rewrites what the services see: identity headers set here only, the request id,
-    /// the capped deadline and the body limit. Returns the deadline to enforce.
+    /// Rewrites what the services see: identity headers set here only, the capped
+    /// deadline and the body limit. Returns the deadline to enforce.
     fn prepare(
         &self,
         request: &mut Request<Body>,
-        principal: &Principal,
         facts: &CallFacts,
         policy: &MethodPolicy,
     ) -> Option<Duration> {
         let headers = request.headers_mut();
         headers.remove(PRINCIPAL_HEADER);
-        headers.remove(ROLES_HEADER);
         headers.remove(CLIENT_IP_HEADER);
         if let Some(ip) = facts.client_ip
             && let Ok(value) = HeaderValue::from_str(&ip.to_string())
         {
             headers.insert(CLIENT_IP_HEADER, value);
         }
-        if !principal.is_anonymous()
-            && let Ok(value) = HeaderValue::from_str(&principal.subject)
-        {
-            headers.insert(PRINCIPAL_HEADER, value);
+        let principal = &facts.principal;
+        if let Some(value) = &principal.subject_header {
+            headers.insert(PRINCIPAL_HEADER, value.clone());
         }
-        let roles: Vec<&str> = principal.roles.iter().map(|role| role.as_str()).collect();
-        if let Ok(value) = HeaderValue::from_str(&roles.join(",")) {
-            headers.insert(ROLES_HEADER, value);
-        }
-        if let Ok(value) = HeaderValue::from_str(&facts.request_id) {
-            headers.insert(REQUEST_ID_HEADER, value);
-        }
+        headers.insert(ROLES_HEADER, principal.roles_header.clone());
         let asked = headers
             .get("grpc-timeout")
             .and_then(|v| v.to_str().ok())
@@ -346,61 +374,6 @@ impl Edge {
 
 /// How long a refused call's body may take to arrive before the refusal goes out anyway.
 const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
-
-/// A trailers-only gRPC response for `status`.
-fn reply(status: tonic::Status, request_id: &str, decision: Option<&Decision>) -> Response<Body> {
-    let mut response = status.into_http::<Body>();
-    set_headers(response.headers_mut(), request_id, decision);
-    if let Some(decision) = decision.filter(|d| !d.allowed) {
-        let seconds = decision.retry_after.as_secs_f64().ceil().max(1.0);
-        if let Ok(value) = HeaderValue::from_str(&format!("{seconds:.0}")) {
-            response
-                .headers_mut()
-                .insert(http::header::RETRY_AFTER, value);
-        }
-    }
-    response
-}
-
-fn set_headers(headers: &mut HeaderMap, request_id: &str, decision: Option<&Decision>) {
-    if let Ok(value) = HeaderValue::from_str(request_id) {
-        headers.insert(REQUEST_ID_HEADER, value);
-    }
-    let Some(decision) = decision else { return };
-    let tier = decision.tier;
-    let window = tier.quota.interval() * tier.quota.burst;
-    let policy = format!(
-        "\"{}\";q={};w={}",
-        tier.name,
-        tier.quota.burst,
-        window.as_secs().max(1)
-    );
-    let state = format!(
-        "\"{}\";r={};t={}",
-        tier.name,
-        decision.remaining,
-        decision.reset_after.as_secs_f64().ceil()
-    );
-    for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    }
-}
-
-/// A valid inbound request id (1-128 of `[A-Za-z0-9._:-]`), or a new one.
-fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get(REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|id| {
-            (1..=128).contains(&id.len())
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
-        })
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
-}
 
 fn client_ip<B>(request: &Request<B>) -> Option<IpAddr> {
     let extensions = request.extensions();
@@ -464,17 +437,5 @@ mod tests {
         assert_eq!(capped(asked(5), max, true), asked(5));
         assert_eq!(capped(None, max, false), asked(30));
         assert_eq!(capped(None, max, true), None);
-    }
-
-    #[test]
-    fn request_ids_are_kept_only_when_valid() {
-        let mut headers = HeaderMap::new();
-        headers.insert(REQUEST_ID_HEADER, HeaderValue::from_static("abc-123"));
-        assert_eq!(request_id(&headers), "abc-123");
-        headers.insert(
-            REQUEST_ID_HEADER,
-            HeaderValue::from_static("bad id with spaces"),
-        );
-        assert_ne!(request_id(&headers), "bad id with spaces");
     }
 }

@@ -554,17 +554,17 @@ async fn cors_allows_listed_origins_only_and_every_response_has_security_headers
 
     // The actual grpc-web call exposes the status and rate-limit headers.
     let token = format!("Bearer {}", client::token("ana", &["staff"]));
-    let call = http::Request::post(STAFF_RPC)
+    let grpc_web = http::Request::post(STAFF_RPC)
         .header("host", "gateway.test")
         .header("origin", "https://cockpit.test")
         .header("content-type", "application/grpc-web+proto")
         .header("x-grpc-web", "1")
-        .header("authorization", token)
+        .header("authorization", &token)
         .body(http_body_util::Full::new(bytes::Bytes::from_static(&[
             0, 0, 0, 0, 0,
         ])))
         .unwrap();
-    let response = http1(addr, call).await;
+    let response = http1(addr, grpc_web).await;
     let exposed = response.headers["access-control-expose-headers"]
         .to_str()
         .unwrap();
@@ -585,6 +585,35 @@ async fn cors_allows_listed_origins_only_and_every_response_has_security_headers
         assert!(parts.headers.contains_key("referrer-policy"));
     }
     assert!(response.headers.contains_key("x-request-id"));
+    assert!(
+        response.headers["vary"]
+            .to_str()
+            .unwrap()
+            .contains("origin")
+    );
+
+    // A native gRPC client sends no Origin: no CORS headers, the API's security headers.
+    let native = call(addr, STAFF_RPC, &[("authorization", token.as_str())], true).await;
+    assert_eq!(native.code, Some(Code::Ok));
+    assert!(
+        !native
+            .headers
+            .contains_key("access-control-allow-credentials")
+    );
+    assert!(!native.headers.contains_key("access-control-expose-headers"));
+    assert_eq!(native.headers["x-content-type-options"], "nosniff");
+    assert_eq!(native.headers["x-frame-options"], "DENY");
+    assert_eq!(
+        native.headers["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'"
+    );
+    assert!(
+        response.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'none'"),
+        "grpc-web responses are API responses too"
+    );
     running.shutdown().await.unwrap();
 }
 

@@ -7,8 +7,10 @@
 mod keys;
 mod mint;
 
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use http::HeaderValue;
 use jsonwebtoken::{Algorithm, TokenData};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -52,21 +54,53 @@ pub struct JwksSettings {
     pub fetch_timeout: Duration,
 }
 
-/// The verified caller.
+/// The verified caller, built once per token and shared by its calls: what the edge
+/// derives from it on every call (headers for the services, the limiter's key) is
+/// derived here, once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// The token subject; empty for anonymous callers.
     pub subject: String,
     /// Known roles from the `role` and `roles` claims; `[Anonymous]` without a token.
     pub roles: Vec<Role>,
+    /// `x-vibe-principal` for the services; none for anonymous callers (or a subject
+    /// that is not a valid header value, which then reaches no service as anyone).
+    pub(crate) subject_header: Option<HeaderValue>,
+    /// `x-vibe-roles`: the roles, comma-separated.
+    pub(crate) roles_header: HeaderValue,
+    /// Who the limiter counts: `sub:<subject>`; empty for anonymous callers, who are
+    /// counted by address.
+    pub(crate) limit_key: String,
 }
 
 impl Principal {
-    pub fn anonymous() -> Self {
+    pub fn new(subject: String, mut roles: Vec<Role>) -> Self {
+        roles.sort_unstable();
+        roles.dedup();
+        let names: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
+        let roles_header = HeaderValue::from_str(&names.join(","))
+            .unwrap_or_else(|_| HeaderValue::from_static(""));
+        let anonymous = subject.is_empty();
         Self {
-            subject: String::new(),
-            roles: vec![Role::Anonymous],
+            subject_header: (!anonymous)
+                .then(|| HeaderValue::from_str(&subject).ok())
+                .flatten(),
+            limit_key: if anonymous {
+                String::new()
+            } else {
+                format!("sub:{subject}")
+            },
+            roles_header,
+            subject,
+            roles,
         }
+    }
+
+    /// The caller without a token (one shared value).
+    pub fn anonymous() -> Arc<Self> {
+        static ANONYMOUS: LazyLock<Arc<Principal>> =
+            LazyLock::new(|| Arc::new(Principal::new(String::new(), vec![Role::Anonymous])));
+        ANONYMOUS.clone()
     }
 
     pub fn is_anonymous(&self) -> bool {
@@ -155,7 +189,7 @@ struct Claims {
 
 impl Claims {
     fn into_principal(self) -> Principal {
-        let mut roles: Vec<Role> = [self.role, self.roles]
+        let roles: Vec<Role> = [self.role, self.roles]
             .into_iter()
             .flatten()
             .flat_map(|names| match names {
@@ -164,12 +198,7 @@ impl Claims {
             })
             .filter_map(|name| Role::from_claim(&name))
             .collect();
-        roles.sort_unstable();
-        roles.dedup();
-        Principal {
-            subject: self.sub,
-            roles,
-        }
+        Principal::new(self.sub, roles)
     }
 }
 
@@ -183,9 +212,9 @@ const VERIFIED_MAX: u64 = 10_000;
 pub struct Authenticator {
     keys: KeyStore,
     leeway_secs: u64,
-    /// Token -> (principal, exp): a signature check (RSA, ECDSA: far dearer than a lookup) once per token and
-    /// minute instead of once per call.
-    verified: moka::future::Cache<String, (Principal, u64)>,
+    /// Token -> (principal, exp): a signature check (RSA, ECDSA: far dearer than a
+    /// lookup) once per token and minute instead of once per call.
+    verified: moka::future::Cache<String, (Arc<Principal>, u64)>,
 }
 
 impl Authenticator {
@@ -208,7 +237,10 @@ impl Authenticator {
 
     /// The principal of a call from its `authorization` header value; no header is an
     /// anonymous caller.
-    pub async fn authenticate(&self, authorization: Option<&[u8]>) -> Result<Principal, AuthError> {
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&[u8]>,
+    ) -> Result<Arc<Principal>, AuthError> {
         let Some(value) = authorization else {
             return Ok(Principal::anonymous());
         };
@@ -237,7 +269,7 @@ impl Authenticator {
             return Err(AuthError::MissingClaim);
         }
         let exp = data.claims.exp;
-        let principal = data.claims.into_principal();
+        let principal = Arc::new(data.claims.into_principal());
         self.verified
             .insert(token.to_owned(), (principal.clone(), exp))
             .await;

@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::HeaderValue;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Principal;
@@ -67,6 +68,19 @@ pub struct Tier {
     pub quota: Quota,
 }
 
+impl Tier {
+    /// `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers): `"name";q=burst;w=window`.
+    fn policy(self) -> String {
+        let window = self.quota.interval() * self.quota.burst;
+        format!(
+            "\"{}\";q={};w={}",
+            self.name,
+            self.quota.burst,
+            window.as_secs().max(1)
+        )
+    }
+}
+
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
@@ -84,6 +98,8 @@ pub struct Decision {
 #[derive(Clone)]
 pub struct RateLimiter {
     settings: LimitSettings,
+    /// Each tier's `RateLimit-Policy` value: it never changes, so it is rendered once.
+    policies: Arc<[(Tier, HeaderValue)]>,
     local: Arc<LocalLimiter>,
     redis: Option<Arc<RedisLimiter>>,
 }
@@ -99,8 +115,23 @@ impl std::fmt::Debug for RateLimiter {
 
 impl RateLimiter {
     pub fn new(settings: LimitSettings, redis: Option<vibe_redis::Redis>) -> Self {
+        let s = &settings;
+        let policies = [
+            ("anonymous", s.anonymous),
+            ("customer", s.customer),
+            ("staff", s.staff),
+            ("admin", s.admin),
+            ("reasoning", s.reasoning),
+        ]
+        .into_iter()
+        .filter_map(|(name, quota)| {
+            let tier = Tier { name, quota };
+            Some((tier, HeaderValue::from_str(&tier.policy()).ok()?))
+        })
+        .collect();
         Self {
             settings,
+            policies,
             local: Arc::new(LocalLimiter::new(&settings)),
             redis: redis.map(|redis| Arc::new(RedisLimiter::new(redis))),
         }
@@ -123,6 +154,14 @@ impl RateLimiter {
         Some(Tier { name, quota })
     }
 
+    /// The `RateLimit-Policy` header of `tier`.
+    pub fn policy_header(&self, tier: Tier) -> Option<&HeaderValue> {
+        self.policies
+            .iter()
+            .find(|(known, _)| *known == tier)
+            .map(|(_, value)| value)
+    }
+
     /// Counts one call of `principal` (or of `client_ip` when anonymous) in `tier`.
     pub async fn check(
         &self,
@@ -130,17 +169,21 @@ impl RateLimiter {
         principal: &Principal,
         client_ip: Option<IpAddr>,
     ) -> Decision {
+        let address;
         let who = match (principal.is_anonymous(), client_ip) {
-            (false, _) => format!("sub:{}", principal.subject),
-            (true, Some(ip)) => format!("ip:{ip}"),
-            (true, None) => "ip:unknown".to_owned(),
+            (false, _) => principal.limit_key.as_str(),
+            (true, Some(ip)) => {
+                address = format!("ip:{ip}");
+                address.as_str()
+            }
+            (true, None) => "ip:unknown",
         };
         if let Some(redis) = &self.redis
-            && let Some(decision) = redis.check(tier, &who).await
+            && let Some(decision) = redis.check(tier, who).await
         {
             return decision;
         }
-        self.local.check(tier, &who)
+        self.local.check(tier, who)
     }
 
     /// Whether the global (Redis) counter is in use right now; false in-process only

@@ -10,6 +10,7 @@ mod grpc;
 mod init;
 mod prometheus;
 mod propagation;
+mod request_id;
 mod settings;
 
 pub use error::TelemetryError;
@@ -19,4 +20,5 @@ pub use prometheus::MetricsRegistry;
 pub use propagation::{
     InjectTraceContext, InjectTraceContextLayer, extract_context, inject_context,
 };
+pub use request_id::{REQUEST_ID_HEADER, ensure_request_id};
 pub use settings::{LogFormat, TelemetrySettings, validate_log_filter};
