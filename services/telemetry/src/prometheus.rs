@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
@@ -26,6 +27,9 @@ impl std::fmt::Debug for MetricsRegistry {
         f.debug_struct("MetricsRegistry").finish_non_exhaustive()
     }
 }
+
+/// How often histogram samples are folded into buckets (the exporter's own default).
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 impl MetricsRegistry {
     /// Installs the recorder on first call; later calls return the same registry.
@@ -58,16 +62,30 @@ impl MetricsRegistry {
         self.handle.render()
     }
 
-    /// Serves `GET /metrics` on `listener` until `shutdown` completes.
+    /// Serves `GET /metrics` on `listener` until `shutdown` completes. Meanwhile folds
+    /// histogram samples into their buckets every few seconds: the exporter keeps every
+    /// sample until then, so with nobody scraping they would pile up without bound (two
+    /// per gateway call), and a scrape after a long pause would fold them all at once.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), TelemetryError> {
+        let handle = self.handle.clone();
+        let upkeep = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(UPKEEP_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                handle.run_upkeep();
+            }
+        });
         let app = Router::new().route("/metrics", get(move || async move { self.render() }));
-        axum::serve(listener, app)
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
-            .await?;
+            .await;
+        upkeep.abort();
+        served?;
         Ok(())
     }
 }
