@@ -25,13 +25,7 @@ pub(super) struct LocalLimiter {
 impl LocalLimiter {
     pub fn new(settings: &LimitSettings) -> Self {
         let mut tiers = HashMap::new();
-        for quota in [
-            settings.anonymous,
-            settings.customer,
-            settings.staff,
-            settings.admin,
-            settings.reasoning,
-        ] {
+        for Tier { quota, .. } in settings.tiers() {
             tiers.entry(quota).or_insert_with(|| keyed(quota));
         }
         Self {

@@ -61,6 +61,21 @@ impl Default for LimitSettings {
     }
 }
 
+impl LimitSettings {
+    /// Every tier under its `RateLimit-Policy` name: anonymous, customer, staff, admin,
+    /// reasoning.
+    fn tiers(&self) -> [Tier; 5] {
+        let tier = |name, quota| Tier { name, quota };
+        [
+            tier("anonymous", self.anonymous),
+            tier("customer", self.customer),
+            tier("staff", self.staff),
+            tier("admin", self.admin),
+            tier("reasoning", self.reasoning),
+        ]
+    }
+}
+
 /// A named limit, as in the `RateLimit-Policy` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Tier {
@@ -115,20 +130,11 @@ impl std::fmt::Debug for RateLimiter {
 
 impl RateLimiter {
     pub fn new(settings: LimitSettings, redis: Option<vibe_redis::Redis>) -> Self {
-        let s = &settings;
-        let policies = [
-            ("anonymous", s.anonymous),
-            ("customer", s.customer),
-            ("staff", s.staff),
-            ("admin", s.admin),
-            ("reasoning", s.reasoning),
-        ]
-        .into_iter()
-        .filter_map(|(name, quota)| {
-            let tier = Tier { name, quota };
-            Some((tier, HeaderValue::from_str(&tier.policy()).ok()?))
-        })
-        .collect();
+        let policies = settings
+            .tiers()
+            .into_iter()
+            .filter_map(|tier| Some((tier, HeaderValue::from_str(&tier.policy()).ok()?)))
+            .collect();
         Self {
             settings,
             policies,
@@ -143,15 +149,14 @@ impl RateLimiter {
         if class == RateClass::Internal || principal.roles.contains(&Role::Service) {
             return None;
         }
-        let s = &self.settings;
-        let (name, quota) = match (class, principal.primary_role()) {
-            (RateClass::Reasoning, _) => ("reasoning", s.reasoning),
-            (_, Role::Admin) => ("admin", s.admin),
-            (_, Role::Staff) => ("staff", s.staff),
-            (_, Role::Customer) => ("customer", s.customer),
-            _ => ("anonymous", s.anonymous),
-        };
-        Some(Tier { name, quota })
+        let [anonymous, customer, staff, admin, reasoning] = self.settings.tiers();
+        Some(match (class, principal.primary_role()) {
+            (RateClass::Reasoning, _) => reasoning,
+            (_, Role::Admin) => admin,
+            (_, Role::Staff) => staff,
+            (_, Role::Customer) => customer,
+            _ => anonymous,
+        })
     }
 
     /// The `RateLimit-Policy` header of `tier`.

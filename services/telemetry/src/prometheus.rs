@@ -1,6 +1,6 @@
 //! The process-wide Prometheus recorder and the HTTP endpoint that serves it.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -72,20 +72,21 @@ impl MetricsRegistry {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), TelemetryError> {
         let handle = self.handle.clone();
-        let upkeep = tokio::spawn(async move {
+        // In this future, not a task of its own: it ends with the listener.
+        let upkeep = async move {
             let mut tick = tokio::time::interval(UPKEEP_INTERVAL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
                 handle.run_upkeep();
             }
-        });
+        };
         let app = Router::new().route("/metrics", get(move || async move { self.render() }));
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
-        upkeep.abort();
-        served?;
+        let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+        tokio::select! {
+            served = serve.into_future() => served?,
+            () = upkeep => {}
+        }
         Ok(())
     }
 }
