@@ -29,10 +29,12 @@
 //! successful calls only.
 //!
 //! `cargo bench --profile release --bench gateway` — needs `redis-server` on the PATH.
+//! `timeline/mod.rs` lists the variables that record each call and pick paths and rounds.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark that cannot start should stop
 
 mod mesh_client;
+mod timeline;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -180,6 +182,7 @@ impl Http1Pool {
         // The server closes keep-alive connections idle for 30 s (hyper's header read
         // timeout); a browser opens a new one, so does this pool.
         if sender.is_closed() {
+            timeline::note("reopen");
             sender = Self::open(self.addr).await?;
         }
         let result = tokio::time::timeout(CALL_TIMEOUT, self.request(&mut sender))
@@ -429,26 +432,34 @@ async fn open_loop(client: &Arc<Client>, path: Path, rate: f64, duration: Durati
     let count = (rate * duration.as_secs_f64()).round() as usize;
     let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
     interval.set_missed_tick_behavior(MissedTickBehavior::Burst);
-    let mut tasks = Vec::with_capacity(count);
+    // Each call reports through the channel and its task ends there: holding every
+    // finished task until the phase ends grew the client's heap by tens of MB a phase,
+    // page faults the load generator paid for in the middle of its schedule.
+    let (done, mut results) = tokio::sync::mpsc::channel(count.max(1));
     let mut first = None;
     for n in 0..count {
         let scheduled = interval.tick().await;
         first.get_or_insert(scheduled);
         let client = client.clone();
-        tasks.push(tokio::spawn(async move {
+        let done = done.clone();
+        tokio::spawn(async move {
             let lag = scheduled.elapsed();
             let sent = Instant::now();
             let result = client.call(n).await;
-            (lag, scheduled.elapsed(), sent.elapsed(), result)
-        }));
+            let outcome = (n, lag, scheduled.elapsed(), sent.elapsed(), result);
+            // Capacity is one slot per call: this never waits.
+            done.try_send(outcome).unwrap();
+        });
     }
+    drop(done);
     let sending = first.map_or(Duration::ZERO, |first| first.elapsed());
     let mut latencies = Vec::with_capacity(count);
     let mut lags = Vec::with_capacity(count);
     let mut from_sent = Vec::with_capacity(count);
     let mut failures = Failures::default();
-    for task in tasks {
-        let (lag, latency, since_sent, result) = task.await.unwrap();
+    let mut calls = Vec::with_capacity(count);
+    while let Some((n, lag, latency, since_sent, result)) = results.recv().await {
+        calls.push((n, latency));
         match result {
             Ok(_) => {
                 latencies.push(latency);
@@ -458,7 +469,9 @@ async fn open_loop(client: &Arc<Client>, path: Path, rate: f64, duration: Durati
             Err(error) => failures.add(error),
         }
     }
+    assert_eq!(calls.len(), count, "a call's task ended without reporting");
     failures.assert_none(&format!("open loop at {rate:.0}/s on {}", path.name()));
+    timeline::phase(path, rate, first, &calls);
     latencies.sort();
     lags.sort();
     from_sent.sort();
@@ -473,6 +486,9 @@ async fn open_loop(client: &Arc<Client>, path: Path, rate: f64, duration: Durati
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }
@@ -580,6 +596,8 @@ fn main() {
             toml::from_str::<vibe::config::Redis>(&format!("url = {:?}\n", redis.url())).unwrap(),
         );
         let running = mesh_client::start(&config).await;
+        tokio::spawn(timeline::watch("server"));
+        client_runtime.spawn(timeline::watch("client"));
         let client = client_runtime.spawn(measure(
             running.grpc_addr.unwrap(),
             running.gateway_addr.unwrap(),
@@ -589,6 +607,7 @@ fn main() {
             .await
             .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
         running.shutdown().await.unwrap();
+        timeline::write_stalls();
         drop(redis);
     });
 }
@@ -626,7 +645,7 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
     let (script_calls_before, script_failures_before) = redis_script_calls(redis_port).await;
     let gateway_calls_before = GATEWAY_CALLS.load(Ordering::Relaxed);
     let mut tally = Tally::default();
-    for path in Path::ALL {
+    for path in timeline::paths(&Path::ALL) {
         let size = clients[path.index()].call(0).await.unwrap();
         println!("{}: GetDashboard message {size} bytes", path.name());
     }
@@ -636,7 +655,7 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
         PHASE.as_secs(),
         WARMUP.as_secs()
     );
-    for path in Path::ALL {
+    for path in timeline::paths(&Path::ALL) {
         tally
             .around(
                 path,
@@ -653,7 +672,7 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
     let mut ratios: [Vec<f64>; 4] = Default::default();
     for round in 1..=ROUNDS {
         let mut this_round = [0.0; 4];
-        for path in Path::ALL {
+        for path in timeline::paths(&Path::ALL) {
             let phase = tally
                 .around(
                     path,
@@ -671,7 +690,7 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
             this_round[path.index()] = phase.per_second;
             rates[path.index()].push(phase.per_second);
         }
-        for path in Path::GATEWAY {
+        for path in timeline::paths(&Path::GATEWAY) {
             ratios[path.index()].push(this_round[path.index()] / this_round[0]);
         }
     }
@@ -686,11 +705,12 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
 
     println!(
         "\nlatency, open loop at a fixed rate: calls leave every 1/rate s (tokio interval, missed ticks \
-         burst), latency from each call's scheduled send time, {} s per phase, {LATENCY_ROUNDS} alternating rounds; \
+         burst), latency from each call's scheduled send time, {} s per phase, {} alternating rounds; \
          lag = how late calls left \
          against their schedule (timer granularity, client CPU), included in the latencies; \
          p99 sent = p99 counted from when each call left instead",
-        PHASE.as_secs()
+        PHASE.as_secs(),
+        timeline::rounds(LATENCY_ROUNDS)
     );
     println!(
         "{:<22} {:<52} {:>9} {:>9} {:>9} {:>9} {:>11} {:>12}",
@@ -699,14 +719,14 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
     let mut p99_added = [0.0; 4];
     let mut p99_sent_added = [0.0; 4];
     let mut p99_at = [(0.0, 0.0); 4];
-    for gateway_path in Path::GATEWAY {
+    for gateway_path in timeline::paths(&Path::GATEWAY) {
         let rate = saturation[gateway_path.index()] / 2.0;
         let rate_label = format!("{rate:.0}/s = {}/2", gateway_path.tag());
         // Alternating rounds; the median round's difference, so one stall of this shared
         // machine does not decide the result.
         let (mut directs, mut gateways, mut added) = (Vec::new(), Vec::new(), Vec::new());
         let mut sent_added = Vec::new();
-        for _ in 0..LATENCY_ROUNDS {
+        for _ in 0..timeline::rounds(LATENCY_ROUNDS) {
             let mut p99 = [0.0; 2];
             let mut p99_sent = [0.0; 2];
             for (slot, path) in [Path::Direct, gateway_path].into_iter().enumerate() {

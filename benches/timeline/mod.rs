@@ -1,0 +1,115 @@
+//! Optional records for finding where a phase's p99 came from, and knobs for shorter
+//! runs while looking. All off unless set:
+//! - `VIBE_BENCH_TIMELINE=dir`: each open-loop phase writes `dir/NNN-<path>.csv` (per
+//!   call: scheduled send time in µs since the run began, latency in µs), and `stalls.csv`
+//!   lists when the server's or the client's runtime ran a 1 ms ticker more than 2 ms
+//!   late (a busy or descheduled worker); its first line maps the run's start to Unix time,
+//!   to line it up with `perf sched` or `/proc/stat` samples, and notes each grpc-web
+//!   connection the client had to open again (`reopen`);
+//! - `VIBE_BENCH_PATHS=ab`: only these paths (the direct one is always the baseline);
+//! - `VIBE_BENCH_ROUNDS=3`: open-loop rounds per rate.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::Path;
+
+/// Later than this, a tick counts as a stall.
+const STALL: Duration = Duration::from_millis(2);
+
+static START: Mutex<Option<Instant>> = Mutex::new(None);
+static PHASES: AtomicUsize = AtomicUsize::new(0);
+static STALLS: Mutex<Vec<(&'static str, Duration, Duration)>> = Mutex::new(Vec::new());
+
+fn start() -> Instant {
+    *START.lock().unwrap().get_or_insert_with(Instant::now)
+}
+
+fn dir() -> Option<PathBuf> {
+    std::env::var_os("VIBE_BENCH_TIMELINE").map(Into::into)
+}
+
+/// The paths of `all` that `VIBE_BENCH_PATHS` picks.
+pub fn paths(all: &[Path]) -> Vec<Path> {
+    let Ok(picked) = std::env::var("VIBE_BENCH_PATHS") else {
+        return all.to_vec();
+    };
+    all.iter()
+        .copied()
+        .filter(|path| picked.contains(&path.tag()[1..2]))
+        .collect()
+}
+
+/// Open-loop rounds per rate.
+pub fn rounds(default: usize) -> usize {
+    std::env::var("VIBE_BENCH_ROUNDS")
+        .ok()
+        .and_then(|rounds| rounds.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Writes one open-loop phase: call `n` was due at `first + n / rate`.
+pub fn phase(path: Path, rate: f64, first: Option<Instant>, calls: &[(usize, Duration)]) {
+    let (Some(dir), Some(first)) = (dir(), first) else {
+        return;
+    };
+    let phase = PHASES.fetch_add(1, Ordering::Relaxed);
+    let began = first.duration_since(start()).as_secs_f64();
+    let file = dir.join(format!("{phase:03}-{}.csv", &path.tag()[1..2]));
+    let mut out = std::io::BufWriter::new(std::fs::File::create(file).unwrap());
+    writeln!(out, "# {} at {rate:.0}/s", path.name()).unwrap();
+    for (n, latency) in calls {
+        let due = began + *n as f64 / rate;
+        writeln!(out, "{:.0},{}", due * 1e6, latency.as_micros()).unwrap();
+    }
+}
+
+/// Ticks every millisecond on the current runtime, noting each tick later than
+/// [`STALL`]; runs until the runtime ends.
+pub async fn watch(runtime: &'static str) {
+    if dir().is_none() {
+        return;
+    }
+    let start = start();
+    let mut ticks = tokio::time::interval(Duration::from_millis(1));
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    loop {
+        let due = ticks.tick().await;
+        let late = due.elapsed();
+        if late > STALL {
+            STALLS
+                .lock()
+                .unwrap()
+                .push((runtime, due.duration_since(start), late));
+        }
+    }
+}
+
+/// Writes the stalls [`watch`] noted.
+pub fn write_stalls() {
+    let Some(dir) = dir() else { return };
+    let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("stalls.csv")).unwrap());
+    let unix = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() - start().elapsed();
+    writeln!(
+        out,
+        "# runtime,µs since start,µs late; start = {} µs Unix time",
+        unix.as_micros()
+    )
+    .unwrap();
+    for (runtime, at, late) in STALLS.lock().unwrap().iter() {
+        writeln!(out, "{runtime},{},{}", at.as_micros(), late.as_micros()).unwrap();
+    }
+}
+
+/// Notes an event on the client at this moment.
+pub fn note(event: &'static str) {
+    if dir().is_some() {
+        let at = start().elapsed();
+        STALLS.lock().unwrap().push((event, at, Duration::ZERO));
+    }
+}
