@@ -41,7 +41,7 @@ pub fn paths(all: &[Path]) -> Vec<Path> {
     };
     all.iter()
         .copied()
-        .filter(|path| picked.contains(&path.tag()[1..2]))
+        .filter(|path| *path == Path::Direct || picked.contains(&path.tag()[1..2]))
         .collect()
 }
 
