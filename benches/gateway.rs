@@ -588,6 +588,7 @@ fn main() {
         CLIENT_WORKERS,
         cores.map(|(_, client)| client),
     );
+    timeline::sample_sched("bench-server", cores.map_or(0, |(server, _)| server.id));
     runtime.block_on(async {
         let redis = RedisServer::start();
         let dir = tempfile::tempdir().unwrap();

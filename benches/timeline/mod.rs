@@ -3,9 +3,12 @@
 //! - `VIBE_BENCH_TIMELINE=dir`: each open-loop phase writes `dir/NNN-<path>.csv` (per
 //!   call: scheduled send time in µs since the run began, latency in µs), and `stalls.csv`
 //!   lists when the server's or the client's runtime ran a 1 ms ticker more than 2 ms
-//!   late (a busy or descheduled worker); its first line maps the run's start to Unix time,
-//!   to line it up with `perf sched` or `/proc/stat` samples, and notes each grpc-web
-//!   connection the client had to open again (`reopen`);
+//!   late (a busy or descheduled worker); its first line gives the run's start in Unix
+//!   time and in `CLOCK_MONOTONIC` (what `perf record -k mono` stamps), and it notes each grpc-web
+//!   connection the client had to open again (`reopen`); `sched.csv` samples, every
+//!   2 ms from a thread of its own, the server threads' time on a CPU and waiting for one
+//!   (`/proc/self/task/*/schedstat`) and the server core's steal time (`/proc/stat`), to
+//!   tell a busy server from a descheduled one and from a host that took the core;
 //! - `VIBE_BENCH_PATHS=ab`: only these paths (the direct one is always the baseline);
 //! - `VIBE_BENCH_ROUNDS=3`: open-loop rounds per rate.
 
@@ -90,6 +93,69 @@ pub async fn watch(runtime: &'static str) {
     }
 }
 
+/// Samples, every 2 ms until the process ends, the summed run and run-queue wait time of
+/// the threads whose name starts with `server` (a sum that drops when one of them ends)
+/// and the steal time of `cpu` (in 10 ms clock ticks), into `sched.csv`, appended every
+/// 2,500 samples so the sampler stays off the disk in between.
+pub fn sample_sched(server: &'static str, cpu: usize) {
+    let Some(dir) = dir() else { return };
+    let start = start();
+    std::thread::spawn(move || {
+        let mut out = std::fs::File::create(dir.join("sched.csv")).unwrap();
+        let mut rows =
+            String::from("# µs since start,server run µs,server wait µs,cpu steal ticks\n");
+        let mut threads = Vec::new();
+        for n in 0u64.. {
+            if n % 500 == 0 {
+                threads = threads_named(server);
+            }
+            let (run, wait) = threads.iter().fold((0, 0), |(run, wait), path| {
+                let (r, w) = schedstat(path);
+                (run + r, wait + w)
+            });
+            let steal = steal_ticks(cpu);
+            let at = start.elapsed().as_micros();
+            rows.push_str(&format!("{at},{},{},{steal}\n", run / 1000, wait / 1000));
+            if n % 2_500 == 2_499 {
+                out.write_all(rows.as_bytes()).unwrap();
+                rows.clear();
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    });
+}
+
+fn threads_named(prefix: &str) -> Vec<PathBuf> {
+    std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|task| task.path())
+        .filter(|task| {
+            std::fs::read_to_string(task.join("comm")).is_ok_and(|comm| comm.starts_with(prefix))
+        })
+        .map(|task| task.join("schedstat"))
+        .collect()
+}
+
+/// (ns on a CPU, ns waiting in a run queue) of one thread; zeros once it has ended.
+fn schedstat(path: &std::path::Path) -> (u64, u64) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut fields = text.split_whitespace().map(|f| f.parse().unwrap_or(0));
+    (fields.next().unwrap_or(0), fields.next().unwrap_or(0))
+}
+
+/// The steal column of `cpuN` in `/proc/stat`, in clock ticks.
+fn steal_ticks(cpu: usize) -> u64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let name = format!("cpu{cpu} ");
+    stat.lines()
+        .find(|line| line.starts_with(&name))
+        .and_then(|line| line.split_whitespace().nth(8))
+        .and_then(|steal| steal.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Writes the stalls [`watch`] noted.
 pub fn write_stalls() {
     let Some(dir) = dir() else { return };
@@ -97,8 +163,9 @@ pub fn write_stalls() {
     let unix = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() - start().elapsed();
     writeln!(
         out,
-        "# runtime,µs since start,µs late; start = {} µs Unix time",
-        unix.as_micros()
+        "# runtime,µs since start,µs late; start = {} µs Unix time, {:?} (CLOCK_MONOTONIC, as `perf record -k mono` stamps)",
+        unix.as_micros(),
+        start()
     )
     .unwrap();
     for (runtime, at, late) in STALLS.lock().unwrap().iter() {
