@@ -485,6 +485,7 @@ async fn open_loop(client: &Arc<Client>, path: Path, rate: f64, duration: Durati
     }
 }
 
+/// The median; 0 for a path `VIBE_BENCH_PATHS` skipped.
 fn median(mut values: Vec<f64>) -> f64 {
     if values.is_empty() {
         return 0.0;
@@ -608,7 +609,7 @@ fn main() {
             .await
             .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
         running.shutdown().await.unwrap();
-        timeline::write_stalls();
+        timeline::write();
         drop(redis);
     });
 }
@@ -696,13 +697,7 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
         }
     }
     let saturation = rates.map(median);
-    let ratios = ratios.map(|ratios| {
-        if ratios.is_empty() {
-            0.0
-        } else {
-            median(ratios)
-        }
-    });
+    let ratios = ratios.map(median);
 
     println!(
         "\nlatency, open loop at a fixed rate: calls leave every 1/rate s (tokio interval, missed ticks \

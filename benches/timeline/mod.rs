@@ -28,6 +28,8 @@ const STALL: Duration = Duration::from_millis(2);
 static START: Mutex<Option<Instant>> = Mutex::new(None);
 static PHASES: AtomicUsize = AtomicUsize::new(0);
 static STALLS: Mutex<Vec<(&'static str, Duration, Duration)>> = Mutex::new(Vec::new());
+/// (since start, server run µs, server wait µs, steal ticks), from [`sample_sched`].
+static SCHED: Mutex<Vec<(Duration, u64, u64, u64)>> = Mutex::new(Vec::new());
 
 fn start() -> Instant {
     *START.lock().unwrap().get_or_insert_with(Instant::now)
@@ -95,15 +97,14 @@ pub async fn watch(runtime: &'static str) {
 
 /// Samples, every 2 ms until the process ends, the summed run and run-queue wait time of
 /// the threads whose name starts with `server` (a sum that drops when one of them ends)
-/// and the steal time of `cpu` (in 10 ms clock ticks), into `sched.csv`, appended every
-/// 2,500 samples so the sampler stays off the disk in between.
+/// and the steal time of `cpu` (in 10 ms clock ticks); [`write`] saves them as
+/// `sched.csv`.
 pub fn sample_sched(server: &'static str, cpu: usize) {
-    let Some(dir) = dir() else { return };
+    if dir().is_none() {
+        return;
+    }
     let start = start();
     std::thread::spawn(move || {
-        let mut out = std::fs::File::create(dir.join("sched.csv")).unwrap();
-        let mut rows =
-            String::from("# µs since start,server run µs,server wait µs,cpu steal ticks\n");
         let mut threads = Vec::new();
         for n in 0u64.. {
             if n % 500 == 0 {
@@ -113,13 +114,8 @@ pub fn sample_sched(server: &'static str, cpu: usize) {
                 let (r, w) = schedstat(path);
                 (run + r, wait + w)
             });
-            let steal = steal_ticks(cpu);
-            let at = start.elapsed().as_micros();
-            rows.push_str(&format!("{at},{},{},{steal}\n", run / 1000, wait / 1000));
-            if n % 2_500 == 2_499 {
-                out.write_all(rows.as_bytes()).unwrap();
-                rows.clear();
-            }
+            let sample = (start.elapsed(), run / 1000, wait / 1000, steal_ticks(cpu));
+            SCHED.lock().unwrap().push(sample);
             std::thread::sleep(Duration::from_millis(2));
         }
     });
@@ -156,8 +152,8 @@ fn steal_ticks(cpu: usize) -> u64 {
         .unwrap_or(0)
 }
 
-/// Writes the stalls [`watch`] noted.
-pub fn write_stalls() {
+/// Writes the stalls [`watch`] noted and the samples [`sample_sched`] took.
+pub fn write() {
     let Some(dir) = dir() else { return };
     let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("stalls.csv")).unwrap());
     let unix = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() - start().elapsed();
@@ -170,6 +166,15 @@ pub fn write_stalls() {
     .unwrap();
     for (runtime, at, late) in STALLS.lock().unwrap().iter() {
         writeln!(out, "{runtime},{},{}", at.as_micros(), late.as_micros()).unwrap();
+    }
+    let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("sched.csv")).unwrap());
+    writeln!(
+        out,
+        "# µs since start,server run µs,server wait µs,cpu steal ticks"
+    )
+    .unwrap();
+    for (at, run, wait, steal) in SCHED.lock().unwrap().iter() {
+        writeln!(out, "{},{run},{wait},{steal}", at.as_micros()).unwrap();
     }
 }
 
