@@ -24,9 +24,9 @@
 //! and Redis are other machines: sharing the server's cores, their CPU and their
 //! scheduling lag (the open loop's timer, a client task queued behind the server's) would
 //! count against the gateway, and the open-loop latencies would measure that. So the
-//! numbers are per server core. Responses are kept as bytes (raw codec) and only checked,
-//! not decoded, to keep the client cheap. Any failed call stops the benchmark: it measures
-//! successful calls only.
+//! numbers are per server core. To keep the client cheap, calls go over hyper's own
+//! connections (`wire_client`), and answers are kept as bytes and checked, not decoded.
+//! Any failed call stops the benchmark: it measures successful calls only.
 //!
 //! `cargo bench --profile release --bench gateway` — needs `redis-server` on the PATH.
 //! `timeline/mod.rs` lists the variables that record each call and pick paths and rounds.
@@ -35,30 +35,23 @@
 
 mod mesh_client;
 mod timeline;
+mod wire_client;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
-use http::uri::PathAndQuery;
-use http::{HeaderValue, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
+use http::HeaderValue;
 use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Runtime;
-use tokio::sync::Semaphore;
 use tokio::time::{Instant, MissedTickBehavior};
 use tonic::metadata::{Ascii, MetadataValue};
-use tonic::transport::Channel;
 use vibe::proto::integration::v1::GetDashboardRequest;
 use vibe_test_harness::RedisServer;
 
-use mesh_client::RawCodec;
+use wire_client::{H2Pool, Http1Pool};
 
 /// HTTP/2 paths: connections, and calls in flight over them (closed loop).
 const H2_CONNECTIONS: usize = 4;
@@ -77,14 +70,15 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// gateway, the services) and of the client's own (load generator and every client call).
 const SERVER_WORKERS: usize = 1;
 const CLIENT_WORKERS: usize = 1;
+/// Their threads' names.
+const SERVER_THREADS: &str = "bench-server";
+const CLIENT_THREADS: &str = "bench-client";
 /// Far above any rate this run reaches, so every call is counted in Redis and none is
 /// refused. Not higher: the Redis GCRA works in whole microseconds, and above 60 M per
 /// minute the emission interval rounds to 0 µs and the script fails (the gateway then
 /// limits in process, and this would no longer measure the Redis round trip).
 const STAFF_PER_MINUTE: u32 = 6_000_000;
 const METHOD: &str = "/vibe.integration.v1.DashboardService/GetDashboard";
-/// grpc-web flag of the trailer frame.
-const TRAILER_FLAG: u8 = 0x80;
 
 /// Principals of path (d): each calls a few times a second at these rates, too seldom for
 /// large leases.
@@ -137,146 +131,11 @@ impl Path {
     }
 }
 
-/// Keep-alive HTTP/1.1 connections, each lent to one call at a time.
-struct Http1Pool {
-    addr: SocketAddr,
-    senders: Mutex<Vec<SendRequest<Full<Bytes>>>>,
-    permits: Semaphore,
-    host: HeaderValue,
-    bearer: HeaderValue,
-}
-
-impl Http1Pool {
-    async fn connect(addr: SocketAddr, connections: usize, bearer: &MetadataValue<Ascii>) -> Self {
-        let mut senders = Vec::new();
-        for _ in 0..connections {
-            senders.push(Self::open(addr).await.unwrap());
-        }
-        Self {
-            addr,
-            senders: Mutex::new(senders),
-            permits: Semaphore::new(connections),
-            host: HeaderValue::from_str(&addr.to_string()).unwrap(),
-            bearer: HeaderValue::from_bytes(bearer.as_bytes()).unwrap(),
-        }
-    }
-
-    async fn open(addr: SocketAddr) -> Result<SendRequest<Full<Bytes>>, String> {
-        let stream = tokio::net::TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
-        stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("handshake: {e}"))?;
-        tokio::spawn(connection);
-        Ok(sender)
-    }
-
-    /// One grpc-web call on a free connection (waiting for one when all are busy).
-    async fn call(&self) -> Result<usize, String> {
-        let _permit = self.permits.acquire().await.unwrap();
-        let Some(mut sender) = self.senders.lock().unwrap().pop() else {
-            return Err("no connection left in the pool".to_owned());
-        };
-        // The server closes keep-alive connections idle for 30 s (hyper's header read
-        // timeout); a browser opens a new one, so does this pool.
-        if sender.is_closed() {
-            timeline::note("reopen");
-            sender = Self::open(self.addr).await?;
-        }
-        let result = tokio::time::timeout(CALL_TIMEOUT, self.request(&mut sender))
-            .await
-            .unwrap_or_else(|_| Err(format!("timed out after {CALL_TIMEOUT:?}")));
-        self.senders.lock().unwrap().push(sender);
-        result
-    }
-
-    async fn request(&self, sender: &mut SendRequest<Full<Bytes>>) -> Result<usize, String> {
-        let request = http::Request::post(METHOD)
-            .header(HOST, self.host.clone())
-            .header(CONTENT_TYPE, "application/grpc-web+proto")
-            .header("x-grpc-web", "1")
-            .header(AUTHORIZATION, self.bearer.clone())
-            .body(Full::new(grpc_frame(
-                &GetDashboardRequest {}.encode_to_vec(),
-            )))
-            .map_err(|e| format!("request: {e}"))?;
-        sender
-            .ready()
-            .await
-            .map_err(|e| format!("connection not ready: {e}"))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| format!("send: {e}"))?;
-        let (parts, body) = response.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map_err(|e| format!("body: {e}"))?
-            .to_bytes();
-        if parts.status != StatusCode::OK {
-            return Err(format!("HTTP {} {:?}", parts.status, parts.headers));
-        }
-        grpc_web_message(&body).map_err(|e| format!("{e}; response headers {:?}", parts.headers))
-    }
-}
-
-/// A gRPC length-prefixed frame: flag 0 (uncompressed), big-endian length, message.
-fn grpc_frame(message: &[u8]) -> Bytes {
-    let mut frame = Vec::with_capacity(5 + message.len());
-    frame.push(0);
-    frame.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
-    frame.extend_from_slice(message);
-    Bytes::from(frame)
-}
-
-/// The message size of a grpc-web response body whose trailer frame says `grpc-status:0`.
-fn grpc_web_message(body: &[u8]) -> Result<usize, String> {
-    let mut rest = body;
-    let mut message = 0;
-    let mut trailers = None;
-    while !rest.is_empty() {
-        if rest.len() < 5 {
-            return Err(format!(
-                "truncated frame header in a {}-byte body",
-                body.len()
-            ));
-        }
-        let flag = rest[0];
-        let length = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
-        let Some(payload) = rest.get(5..5 + length) else {
-            return Err(format!("truncated frame in a {}-byte body", body.len()));
-        };
-        if flag & TRAILER_FLAG != 0 {
-            trailers = Some(String::from_utf8_lossy(payload).into_owned());
-        } else {
-            message += length;
-        }
-        rest = &rest[5 + length..];
-    }
-    let Some(trailers) = trailers else {
-        return Err(format!("no trailer frame in a {}-byte body", body.len()));
-    };
-    let status = trailers.split("\r\n").find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        name.trim()
-            .eq_ignore_ascii_case("grpc-status")
-            .then(|| value.trim().to_owned())
-    });
-    match status.as_deref() {
-        Some("0") if message > 0 => Ok(message),
-        Some("0") => Err("grpc-status 0 but no message".to_owned()),
-        _ => Err(format!("trailer frame {trailers:?}")),
-    }
-}
-
 enum Client {
     Grpc {
-        channels: Vec<Channel>,
+        pool: H2Pool,
         /// Call n carries bearer n mod len; none for the direct path.
-        bearers: Vec<MetadataValue<Ascii>>,
+        bearers: Vec<HeaderValue>,
     },
     Web(Http1Pool),
 }
@@ -288,16 +147,18 @@ impl Client {
         if !matches!(self, Client::Grpc { bearers, .. } if bearers.is_empty()) {
             GATEWAY_CALLS.fetch_add(1, Ordering::Relaxed);
         }
-        match self {
-            Client::Grpc { channels, bearers } => {
-                let channel = channels[n % channels.len()].clone();
-                let bearer = (!bearers.is_empty()).then(|| bearers[n % bearers.len()].clone());
-                tokio::time::timeout(CALL_TIMEOUT, grpc_call(channel, bearer))
-                    .await
-                    .unwrap_or_else(|_| Err(format!("timed out after {CALL_TIMEOUT:?}")))
+        let call = async {
+            match self {
+                Client::Grpc { pool, bearers } => {
+                    let bearer = (!bearers.is_empty()).then(|| &bearers[n % bearers.len()]);
+                    pool.call(n, bearer).await
+                }
+                Client::Web(pool) => pool.call(|| timeline::note("reopen")).await,
             }
-            Client::Web(pool) => pool.call().await,
-        }
+        };
+        tokio::time::timeout(CALL_TIMEOUT, call)
+            .await
+            .unwrap_or_else(|_| Err(format!("timed out after {CALL_TIMEOUT:?}")))
     }
 
     /// Calls in flight in the closed loop.
@@ -307,29 +168,6 @@ impl Client {
             Client::Web(_) => HTTP1_CONNECTIONS,
         }
     }
-}
-
-async fn grpc_call(
-    channel: Channel,
-    bearer: Option<MetadataValue<Ascii>>,
-) -> Result<usize, String> {
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready()
-        .await
-        .map_err(|e| format!("channel not ready: {e}"))?;
-    let mut request = tonic::Request::new(Bytes::from(GetDashboardRequest {}.encode_to_vec()));
-    if let Some(bearer) = bearer {
-        request.metadata_mut().insert("authorization", bearer);
-    }
-    let answer = grpc
-        .unary(request, PathAndQuery::from_static(METHOD), RawCodec)
-        .await
-        .map_err(|status| format!("{status:?}"))?
-        .into_inner();
-    if answer.is_empty() {
-        return Err("empty answer".to_owned());
-    }
-    Ok(answer.len())
 }
 
 /// Failed calls of a phase; any one stops the benchmark.
@@ -423,6 +261,9 @@ struct Open {
     /// p99 counted from when each call actually left, without that lag: the client's
     /// own scheduling is no part of what the gateway adds.
     p99_sent: Duration,
+    /// Share of the phase the server's and the client's threads were on a CPU.
+    server_busy: f64,
+    client_busy: f64,
 }
 
 /// Latency at `rate` calls per second: calls leave on a fixed schedule whatever the
@@ -436,6 +277,8 @@ async fn open_loop(client: &Arc<Client>, path: Path, rate: f64, duration: Durati
     // finished task until the phase ends grew the client's heap by tens of MB a phase,
     // page faults the load generator paid for in the middle of its schedule.
     let (done, mut results) = tokio::sync::mpsc::channel(count.max(1));
+    let began = Instant::now();
+    let cpu_before = [SERVER_THREADS, CLIENT_THREADS].map(timeline::cpu_time);
     let mut first = None;
     for n in 0..count {
         let scheduled = interval.tick().await;
@@ -469,6 +312,10 @@ async fn open_loop(client: &Arc<Client>, path: Path, rate: f64, duration: Durati
             Err(error) => failures.add(error),
         }
     }
+    let cpu_after = [SERVER_THREADS, CLIENT_THREADS].map(timeline::cpu_time);
+    let wall = began.elapsed().as_secs_f64();
+    let [server_busy, client_busy] =
+        [0, 1].map(|i| cpu_after[i].saturating_sub(cpu_before[i]).as_secs_f64() / wall);
     assert_eq!(calls.len(), count, "a call's task ended without reporting");
     failures.assert_none(&format!("open loop at {rate:.0}/s on {}", path.name()));
     timeline::phase(path, rate, first, &calls);
@@ -482,6 +329,8 @@ async fn open_loop(client: &Arc<Client>, path: Path, rate: f64, duration: Durati
         max: latencies[latencies.len() - 1],
         lag_p99: quantile(&lags, 0.99),
         p99_sent: quantile(&from_sent, 0.99),
+        server_busy,
+        client_busy,
     }
 }
 
@@ -579,17 +428,17 @@ fn main() {
         }
     }
     let runtime = pinned_runtime(
-        "bench-server",
+        SERVER_THREADS,
         SERVER_WORKERS,
         cores.map(|(server, _)| server),
     );
     // The load generator's and the clients' own runtime: see the top comment.
     let client_runtime = pinned_runtime(
-        "bench-client",
+        CLIENT_THREADS,
         CLIENT_WORKERS,
         cores.map(|(_, client)| client),
     );
-    timeline::sample_sched("bench-server", cores.map_or(0, |(server, _)| server.id));
+    timeline::sample_sched(SERVER_THREADS, cores.map_or(0, |(server, _)| server.id));
     runtime.block_on(async {
         let redis = RedisServer::start();
         let dir = tempfile::tempdir().unwrap();
@@ -618,28 +467,39 @@ fn main() {
 /// services listener, `gateway` the gateway's.
 async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
     let bearer = mesh_client::staff_bearer();
-    let many = (0..PRINCIPALS)
+    let many: Vec<_> = (0..PRINCIPALS)
         .map(|n| mesh_client::bearer_for(&format!("bench-{n}")))
         .collect();
-    let gateway_channels = mesh_client::channels(gateway, H2_CONNECTIONS).await;
     // Fill the cache, and check once that the gateway answers a real dashboard.
-    mesh_client::assert_dashboard(gateway_channels[0].clone(), &bearer).await;
+    let checked = mesh_client::channels(gateway, 1).await;
+    mesh_client::assert_dashboard(checked[0].clone(), &bearer).await;
 
+    let header =
+        |bearer: &MetadataValue<Ascii>| HeaderValue::from_bytes(bearer.as_bytes()).unwrap();
+    let message = GetDashboardRequest {}.encode_to_vec();
+    let h2 = |addr| H2Pool::connect(addr, H2_CONNECTIONS, METHOD, &message);
     let clients = [
         Arc::new(Client::Grpc {
-            channels: mesh_client::channels(direct, H2_CONNECTIONS).await,
+            pool: h2(direct).await,
             bearers: Vec::new(),
         }),
         Arc::new(Client::Grpc {
-            channels: gateway_channels,
-            bearers: vec![bearer.clone()],
+            pool: h2(gateway).await,
+            bearers: vec![header(&bearer)],
         }),
         Arc::new(Client::Web(
-            Http1Pool::connect(gateway, HTTP1_CONNECTIONS, &bearer).await,
+            Http1Pool::connect(
+                gateway,
+                HTTP1_CONNECTIONS,
+                METHOD,
+                &message,
+                header(&bearer),
+            )
+            .await,
         )),
         Arc::new(Client::Grpc {
-            channels: mesh_client::channels(gateway, H2_CONNECTIONS).await,
-            bearers: many,
+            pool: h2(gateway).await,
+            bearers: many.iter().map(header).collect(),
         }),
     ];
     // From here on: the first call above sent the script by hash before Redis knew it, a
@@ -704,13 +564,22 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
          burst), latency from each call's scheduled send time, {} s per phase, {} alternating rounds; \
          lag = how late calls left \
          against their schedule (timer granularity, client CPU), included in the latencies; \
-         p99 sent = p99 counted from when each call left instead",
+         p99 sent = p99 counted from when each call left instead; busy = share of the phase the \
+         server's and the client's threads were on their cores",
         PHASE.as_secs(),
         timeline::rounds(LATENCY_ROUNDS)
     );
     println!(
-        "{:<22} {:<52} {:>9} {:>9} {:>9} {:>9} {:>11} {:>12}",
-        "rate", "path", "sent/s", "p50 ms", "p99 ms", "max ms", "lag p99 ms", "p99 sent ms"
+        "{:<22} {:<52} {:>9} {:>9} {:>9} {:>9} {:>11} {:>12} {:>12}",
+        "rate",
+        "path",
+        "sent/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "lag p99 ms",
+        "p99 sent ms",
+        "busy srv/cli"
     );
     let mut p99_added = [0.0; 4];
     let mut p99_sent_added = [0.0; 4];
@@ -734,14 +603,15 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
                     )
                     .await;
                 println!(
-                    "{rate_label:<22} {:<52} {:>9.0} {:>9.2} {:>9.2} {:>9.2} {:>11.2} {:>12.2}",
+                    "{rate_label:<22} {:<52} {:>9.0} {:>9.2} {:>9.2} {:>9.2} {:>11.2} {:>12.2} {:>12}",
                     path.name(),
                     phase.sent_per_second,
                     ms(phase.p50),
                     ms(phase.p99),
                     ms(phase.max),
                     ms(phase.lag_p99),
-                    ms(phase.p99_sent)
+                    ms(phase.p99_sent),
+                    format!("{:.2}/{:.2}", phase.server_busy, phase.client_busy)
                 );
                 p99[slot] = ms(phase.p99);
                 p99_sent[slot] = ms(phase.p99_sent);

@@ -1,15 +1,12 @@
 //! The `vibe up`-like process the gRPC and gateway benchmarks load, and the staff client
 //! pieces they call it with: its config and start (demo data seeded, a cache that stays
 //! fresh for the whole run), the staff bearer token its gateway accepts, HTTP/2 channels
-//! to a listener, a first `GetDashboard` that fills the cache, and a codec that keeps
-//! responses as bytes.
+//! to a listener and a first `GetDashboard` that fills the cache.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes};
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
 use vibe::app::{self, Running};
@@ -110,42 +107,4 @@ pub async fn assert_dashboard(channel: Channel, bearer: &MetadataValue<Ascii>) {
             .transactions
             > 0
     );
-}
-
-/// Sends pre-encoded requests and keeps responses as bytes.
-#[derive(Clone, Copy, Default)]
-pub struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
-
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
-        dst.put(item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
-    }
 }

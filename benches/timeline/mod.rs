@@ -134,6 +134,16 @@ fn threads_named(prefix: &str) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Time on a CPU so far of the threads whose name starts with `prefix`, summed (always
+/// on: the open loop prints how busy each runtime kept its core).
+pub fn cpu_time(prefix: &str) -> Duration {
+    let nanos = threads_named(prefix)
+        .iter()
+        .map(|path| schedstat(path).0)
+        .sum();
+    Duration::from_nanos(nanos)
+}
+
 /// (ns on a CPU, ns waiting in a run queue) of one thread; zeros once it has ended.
 fn schedstat(path: &std::path::Path) -> (u64, u64) {
     let text = std::fs::read_to_string(path).unwrap_or_default();

@@ -296,7 +296,9 @@ impl Edge {
         let reset =
             decision.reset_after.as_secs() + u64::from(decision.reset_after.subsec_nanos() > 0);
         let state = format!("\"{}\";r={};t={reset}", tier.name, decision.remaining);
-        if let Ok(value) = HeaderValue::try_from(state) {
+        if let Ok(mut value) = HeaderValue::try_from(state) {
+            // Changes with every call: not worth an HPACK table entry (as the request id).
+            value.set_sensitive(true);
             headers.insert(HeaderName::from_static("ratelimit"), value);
         }
     }
