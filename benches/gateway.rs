@@ -147,18 +147,15 @@ impl Client {
         if !matches!(self, Client::Grpc { bearers, .. } if bearers.is_empty()) {
             GATEWAY_CALLS.fetch_add(1, Ordering::Relaxed);
         }
-        let call = async {
-            match self {
-                Client::Grpc { pool, bearers } => {
-                    let bearer = (!bearers.is_empty()).then(|| &bearers[n % bearers.len()]);
-                    pool.call(n, bearer).await
-                }
-                Client::Web(pool) => pool.call(|| timeline::note("reopen")).await,
+        match self {
+            Client::Grpc { pool, bearers } => {
+                let bearer = (!bearers.is_empty()).then(|| &bearers[n % bearers.len()]);
+                tokio::time::timeout(CALL_TIMEOUT, pool.call(n, bearer))
+                    .await
+                    .unwrap_or_else(|_| Err(format!("timed out after {CALL_TIMEOUT:?}")))
             }
-        };
-        tokio::time::timeout(CALL_TIMEOUT, call)
-            .await
-            .unwrap_or_else(|_| Err(format!("timed out after {CALL_TIMEOUT:?}")))
+            Client::Web(pool) => pool.call(CALL_TIMEOUT, || timeline::note("reopen")).await,
+        }
     }
 
     /// Calls in flight in the closed loop.

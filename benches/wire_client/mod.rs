@@ -2,12 +2,13 @@
 //! grpc-web over HTTP/1.1. Each call is one request with its body whole; its answer is
 //! kept as bytes and checked (HTTP 200, one message, `grpc-status: 0`), not decoded.
 //!
-//! Not tonic's `Channel`: its buffer task and each request's body task woke the client's
-//! one core three more times per call, and that core's lag counts in every open-loop
-//! latency (a real client runs on a machine of its own).
+//! Not tonic's `Channel`: its buffer task and each request's body task are more wakeups of
+//! the client's one core per call, and that core's lag counts in every open-loop latency
+//! (a real client runs on a machine of its own).
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, TE};
@@ -142,10 +143,10 @@ impl Http1Pool {
         Ok(sender)
     }
 
-    /// One grpc-web call on a free connection (waiting for one when all are busy); the
-    /// answer's message size, or what went wrong. `reopened` runs when a connection the
-    /// server closed had to be opened again.
-    pub async fn call(&self, reopened: impl FnOnce()) -> Result<usize, String> {
+    /// One grpc-web call on a free connection (waiting for one when all are busy), given
+    /// `within` once sent; the answer's message size, or what went wrong. `reopened` runs
+    /// when a connection the server closed had to be opened again.
+    pub async fn call(&self, within: Duration, reopened: impl FnOnce()) -> Result<usize, String> {
         let _permit = self.permits.acquire().await.unwrap();
         let Some(mut sender) = self.senders.lock().unwrap().pop() else {
             return Err("no connection left in the pool".to_owned());
@@ -156,7 +157,10 @@ impl Http1Pool {
             reopened();
             sender = Self::open(self.addr).await?;
         }
-        let result = self.request(&mut sender).await;
+        // Timed out here, not around the whole call, so the connection goes back.
+        let result = tokio::time::timeout(within, self.request(&mut sender))
+            .await
+            .unwrap_or_else(|_| Err(format!("timed out after {within:?}")));
         self.senders.lock().unwrap().push(sender);
         result
     }
