@@ -34,6 +34,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark that cannot start should stop
 
 mod mesh_client;
+mod pacer;
 mod timeline;
 mod wire_client;
 
@@ -46,11 +47,12 @@ use http::HeaderValue;
 use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Runtime;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 use tonic::metadata::{Ascii, MetadataValue};
 use vibe::proto::integration::v1::GetDashboardRequest;
 use vibe_test_harness::RedisServer;
 
+use pacer::Pacer;
 use wire_client::{H2Pool, Http1Pool};
 
 /// HTTP/2 paths: connections, and calls in flight over them (closed loop).
@@ -268,31 +270,39 @@ struct Open {
 /// `p99_sent`, from when it left).
 async fn open_loop(client: &Arc<Client>, path: Path, rate: f64, duration: Duration) -> Open {
     let count = (rate * duration.as_secs_f64()).round() as usize;
-    let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
-    interval.set_missed_tick_behavior(MissedTickBehavior::Burst);
     // Each call reports through the channel and its task ends there: holding every
     // finished task until the phase ends grew the client's heap by tens of MB a phase,
     // page faults the load generator paid for in the middle of its schedule.
     let (done, mut results) = tokio::sync::mpsc::channel(count.max(1));
     let began = Instant::now();
     let cpu_before = [SERVER_THREADS, CLIENT_THREADS].map(timeline::cpu_time);
-    let mut first = None;
-    for n in 0..count {
-        let scheduled = interval.tick().await;
-        first.get_or_insert(scheduled);
-        let client = client.clone();
-        let done = done.clone();
-        tokio::spawn(async move {
-            let lag = scheduled.elapsed();
-            let sent = Instant::now();
-            let result = client.call(n).await;
-            let outcome = (n, lag, scheduled.elapsed(), sent.elapsed(), result);
-            // Capacity is one slot per call: this never waits.
-            done.try_send(outcome).unwrap();
-        });
+    let mut pacer = Pacer::start();
+    let first = Instant::now();
+    let mut n = 0;
+    loop {
+        // Call n is due n/rate s after the first; every due call leaves now.
+        let due = ((first.elapsed().as_secs_f64() * rate) as usize + 1).min(count);
+        for n in n..due {
+            let scheduled = first + Duration::from_secs_f64(n as f64 / rate);
+            let client = client.clone();
+            let done = done.clone();
+            tokio::spawn(async move {
+                let lag = scheduled.elapsed();
+                let sent = Instant::now();
+                let result = client.call(n).await;
+                let outcome = (n, lag, scheduled.elapsed(), sent.elapsed(), result);
+                // Capacity is one slot per call: this never waits.
+                done.try_send(outcome).unwrap();
+            });
+        }
+        n = due;
+        if n == count {
+            break;
+        }
+        pacer.tick().await;
     }
     drop(done);
-    let sending = first.map_or(Duration::ZERO, |first| first.elapsed());
+    let sending = first.elapsed();
     let mut latencies = Vec::with_capacity(count);
     let mut lags = Vec::with_capacity(count);
     let mut from_sent = Vec::with_capacity(count);
@@ -518,6 +528,7 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
         tally
             .around(
                 path,
+                Loop::Closed,
                 redis_port,
                 closed_loop(&clients[path.index()], path, WARMUP),
             )
@@ -535,6 +546,7 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
             let phase = tally
                 .around(
                     path,
+                    Loop::Closed,
                     redis_port,
                     closed_loop(&clients[path.index()], path, PHASE),
                 )
@@ -557,12 +569,13 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
     let ratios = ratios.map(median);
 
     println!(
-        "\nlatency, open loop at a fixed rate: calls leave every 1/rate s (tokio interval, missed ticks \
-         burst), latency from each call's scheduled send time, {} s per phase, {} alternating rounds; \
+        "\nlatency, open loop at a fixed rate: call n is due n/rate s after the first and leaves \
+         at the first tick of {} from then, latency from each call's scheduled send time, {} s per phase, {} alternating rounds; \
          lag = how late calls left \
          against their schedule (timer granularity, client CPU), included in the latencies; \
          p99 sent = p99 counted from when each call left instead; busy = share of the phase the \
          server's and the client's threads were on their cores",
+        Pacer::describe(),
         PHASE.as_secs(),
         timeline::rounds(LATENCY_ROUNDS)
     );
@@ -595,6 +608,7 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
                 let phase = tally
                     .around(
                         path,
+                        Loop::Open,
                         redis_port,
                         open_loop(&clients[path.index()], path, rate, PHASE),
                     )
@@ -671,12 +685,18 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
         GATEWAY_CALLS.load(Ordering::Relaxed) - gateway_calls_before
     );
     for path in Path::GATEWAY {
-        let (scripts, calls) = (tally.scripts[path.index()], tally.calls[path.index()]);
-        println!(
-            "  {}: {scripts} script calls for {calls} calls ({:.1} per 1,000)",
-            path.tag(),
-            scripts as f64 * 1000.0 / calls.max(1) as f64
-        );
+        let per_loop = [Loop::Closed, Loop::Open].map(|kind| {
+            let (scripts, calls) = (
+                tally.scripts[kind as usize][path.index()],
+                tally.calls[kind as usize][path.index()],
+            );
+            format!(
+                "{} loop {scripts} script calls for {calls} calls ({:.1} per 1,000)",
+                kind.name(),
+                scripts as f64 * 1000.0 / calls.max(1) as f64
+            )
+        });
+        println!("  {}: {}", path.tag(), per_loop.join("; "));
     }
     assert_eq!(
         script_failures, 0,
@@ -684,25 +704,43 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
     );
 }
 
-/// Redis script calls and gateway calls made during each path's phases.
+/// Which loop a phase runs: batches of checks differ between them.
+#[derive(Clone, Copy)]
+enum Loop {
+    Closed,
+    Open,
+}
+
+impl Loop {
+    fn name(self) -> &'static str {
+        match self {
+            Loop::Closed => "closed",
+            Loop::Open => "open",
+        }
+    }
+}
+
+/// Redis script calls and gateway calls made during each path's phases, per loop.
 #[derive(Default)]
 struct Tally {
-    scripts: [u64; 4],
-    calls: [u64; 4],
+    scripts: [[u64; 4]; 2],
+    calls: [[u64; 4]; 2],
 }
 
 impl Tally {
     async fn around<T>(
         &mut self,
         path: Path,
+        kind: Loop,
         redis_port: u16,
         phase: impl std::future::Future<Output = T>,
     ) -> T {
         let (scripts, _) = redis_script_calls(redis_port).await;
         let calls = GATEWAY_CALLS.load(Ordering::Relaxed);
         let outcome = phase.await;
-        self.scripts[path.index()] += redis_script_calls(redis_port).await.0 - scripts;
-        self.calls[path.index()] += GATEWAY_CALLS.load(Ordering::Relaxed) - calls;
+        self.scripts[kind as usize][path.index()] +=
+            redis_script_calls(redis_port).await.0 - scripts;
+        self.calls[kind as usize][path.index()] += GATEWAY_CALLS.load(Ordering::Relaxed) - calls;
         outcome
     }
 }

@@ -10,7 +10,8 @@
 //!   (`/proc/self/task/*/schedstat`) and the server core's steal time (`/proc/stat`), to
 //!   tell a busy server from a descheduled one and from a host that took the core;
 //! - `VIBE_BENCH_PATHS=ab`: only these paths (the direct one is always the baseline);
-//! - `VIBE_BENCH_ROUNDS=3`: open-loop rounds per rate.
+//! - `VIBE_BENCH_ROUNDS=3`: open-loop rounds per rate;
+//! - `VIBE_BENCH_TICK_US=100`: the open loop's clock (`pacer/mod.rs`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -59,8 +60,8 @@ pub fn rounds(default: usize) -> usize {
 }
 
 /// Writes one open-loop phase: call `n` was due at `first + n / rate`.
-pub fn phase(path: Path, rate: f64, first: Option<Instant>, calls: &[(usize, Duration)]) {
-    let (Some(dir), Some(first)) = (dir(), first) else {
+pub fn phase(path: Path, rate: f64, first: Instant, calls: &[(usize, Duration)]) {
+    let Some(dir) = dir() else {
         return;
     };
     let phase = PHASES.fetch_add(1, Ordering::Relaxed);
