@@ -453,7 +453,7 @@ fn main() {
         config.redis = Some(
             toml::from_str::<vibe::config::Redis>(&format!("url = {:?}\n", redis.url())).unwrap(),
         );
-        let running = mesh_client::start(&config).await;
+        let (running, telemetry) = mesh_client::start(&config).await;
         tokio::spawn(timeline::watch("server"));
         client_runtime.spawn(timeline::watch("client"));
         let client = client_runtime.spawn(measure(
@@ -465,6 +465,7 @@ fn main() {
             .await
             .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
         running.shutdown().await.unwrap();
+        telemetry.shutdown();
         timeline::write();
         drop(redis);
     });

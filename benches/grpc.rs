@@ -187,7 +187,7 @@ fn main() {
         // The gateway checks a token on every call; limit staff far above the run's rate.
         let config = mesh_client::config(dir.path(), STAFF_PER_MINUTE);
         let bearer = mesh_client::staff_bearer();
-        let running = mesh_client::start(&config).await;
+        let (running, telemetry) = mesh_client::start(&config).await;
         let listeners = [
             ("gateway (the edge; GetDashboard crosses to the service in-process)", running.gateway_addr.unwrap()),
             ("services (the integration service's own listener)", running.grpc_addr.unwrap()),
@@ -206,6 +206,7 @@ fn main() {
             }
         }
         running.shutdown().await.unwrap();
+        telemetry.shutdown();
     });
 }
 

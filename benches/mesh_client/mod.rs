@@ -14,6 +14,7 @@ use vibe::config::Config;
 use vibe::proto::integration::v1::GetDashboardRequest;
 use vibe::proto::integration::v1::dashboard_service_client::DashboardServiceClient;
 use vibe::targets::Targets;
+use vibe_telemetry::Telemetry;
 
 /// The gateway's HS256 secret for this run; tokens are minted from it.
 const SECRET: &str = "bench-secret-0123456789abcdef0123456789abcdef";
@@ -41,10 +42,14 @@ pub fn config(dir: &Path, staff_per_minute: u32) -> Config {
     config
 }
 
-/// Seeds the demo data, then starts every target on the current runtime.
-pub async fn start(config: &Config) -> Running {
+/// Installs the telemetry `vibe` installs (logs at the configured filter; spans and
+/// their per-call cost exactly as in the binary), seeds the demo data, then starts every
+/// target on the current runtime. Keep the [`Telemetry`] until the end of the run.
+pub async fn start(config: &Config) -> (Running, Telemetry) {
+    let telemetry = Telemetry::init(&config.telemetry.settings()).unwrap();
     app::seed_demo(config).await.unwrap();
-    app::start(config, &Targets::all()).await.unwrap()
+    let running = app::start(config, &Targets::all()).await.unwrap();
+    (running, telemetry)
 }
 
 /// `Bearer <token>` for a staff caller, valid for longer than the run.

@@ -14,12 +14,16 @@ use crate::client::test_config;
 
 const METHOD: &str = "vibe.integration.v1.DashboardService/GetDashboard";
 
-fn component(span: &SpanData) -> String {
+fn attribute(span: &SpanData, key: &str) -> String {
     span.attributes
         .iter()
-        .find(|kv| kv.key.as_str() == "component")
+        .find(|kv| kv.key.as_str() == key)
         .map(|kv| kv.value.to_string())
         .unwrap_or_default()
+}
+
+fn component(span: &SpanData) -> String {
+    attribute(span, "component")
 }
 
 /// Calls GetDashboard through `gateway` and returns the (gateway, service) server spans.
@@ -67,6 +71,9 @@ fn assert_one_trace(edge: &SpanData, service: &SpanData) {
         "the service span is a child of the gateway span"
     );
     assert_ne!(service.parent_span_id, SpanId::INVALID);
+    for span in [edge, service] {
+        assert_eq!(attribute(span, "rpc.grpc.status_code"), "0", "{span:#?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

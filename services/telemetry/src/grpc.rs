@@ -162,7 +162,6 @@ where
             otel.kind = "server",
             component = self.layer.component,
             rpc.system = "grpc",
-            rpc.grpc.status_code = tracing::field::Empty,
             request_id = request_id.to_str().unwrap_or_default(),
         );
         // An unparsable or missing traceparent starts a new trace; nothing to report.
@@ -194,7 +193,10 @@ impl Call {
         if std::mem::replace(&mut self.finished, true) {
             return;
         }
-        self.span.record("rpc.grpc.status_code", i32::from(code));
+        // An OpenTelemetry attribute, not a span field: recording a field makes the JSON
+        // log format parse and rewrite the span's fields on every call.
+        self.span
+            .set_attribute("rpc.grpc.status_code", i64::from(i32::from(code)));
         self.metrics.handled(code).increment(1);
         self.metrics
             .handling

@@ -24,9 +24,12 @@ pub struct Telemetry {
 
 impl Telemetry {
     /// Installs the global subscriber and tracer provider. Traces leave the process only
-    /// when `otlp_endpoint` is set; W3C context is propagated either way.
+    /// when `otlp_endpoint` is set. Without it no span is recorded for OpenTelemetry (a
+    /// recorded span with nowhere to go costs every call), and an inbound W3C
+    /// `traceparent` travels on unchanged with the request's headers.
     pub fn init(settings: &TelemetrySettings) -> Result<Self, TelemetryError> {
         let mut builder = provider_builder(settings);
+        let exporting = settings.otlp_endpoint.is_some();
         if let Some(endpoint) = &settings.otlp_endpoint {
             let exporter = opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()
@@ -36,7 +39,7 @@ impl Telemetry {
                 .map_err(|err| TelemetryError::Otlp(err.to_string()))?;
             builder = builder.with_batch_exporter(exporter);
         }
-        install(settings, builder.build())
+        install(settings, builder.build(), exporting)
     }
 
     /// Like [`Telemetry::init`] but exports every span synchronously to `exporter`;
@@ -53,6 +56,7 @@ impl Telemetry {
             provider_builder(settings)
                 .with_simple_exporter(exporter)
                 .build(),
+            true,
         )
     }
 
@@ -85,6 +89,7 @@ fn provider_builder(
 fn install(
     settings: &TelemetrySettings,
     provider: SdkTracerProvider,
+    exporting: bool,
 ) -> Result<Telemetry, TelemetryError> {
     let filter =
         EnvFilter::try_new(&settings.log_filter).map_err(|err| TelemetryError::LogFilter {
@@ -110,9 +115,11 @@ fn install(
             .boxed()
     };
     // Spans below INFO belong to libraries' internals (h2, hyper); they are not exported.
-    let otel_layer = tracing_opentelemetry::layer()
-        .with_tracer(provider.tracer("vibe"))
-        .with_filter(LevelFilter::INFO);
+    let otel_layer = exporting.then(|| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("vibe"))
+            .with_filter(LevelFilter::INFO)
+    });
 
     tracing_subscriber::registry()
         .with(fmt_layer.with_filter(filter))
