@@ -91,6 +91,20 @@ fn install(
     provider: SdkTracerProvider,
     exporting: bool,
 ) -> Result<Telemetry, TelemetryError> {
+    subscriber(settings, &provider, exporting)?
+        .try_init()
+        .map_err(|_| TelemetryError::SubscriberInstalled)?;
+    global::set_text_map_propagator(TraceContextPropagator::new());
+    global::set_tracer_provider(provider.clone());
+    Ok(Telemetry { provider })
+}
+
+/// The log layer and, when spans leave the process, the OpenTelemetry layer.
+fn subscriber(
+    settings: &TelemetrySettings,
+    provider: &SdkTracerProvider,
+    exporting: bool,
+) -> Result<impl tracing::Subscriber + Send + Sync + 'static, TelemetryError> {
     let filter =
         EnvFilter::try_new(&settings.log_filter).map_err(|err| TelemetryError::LogFilter {
             filter: settings.log_filter.clone(),
@@ -120,13 +134,64 @@ fn install(
             .with_tracer(provider.tracer("vibe"))
             .with_filter(LevelFilter::INFO)
     });
-
-    tracing_subscriber::registry()
+    Ok(tracing_subscriber::registry()
         .with(fmt_layer.with_filter(filter))
-        .with(otel_layer)
-        .try_init()
-        .map_err(|_| TelemetryError::SubscriberInstalled)?;
-    global::set_text_map_propagator(TraceContextPropagator::new());
-    global::set_tracer_provider(provider.clone());
-    Ok(Telemetry { provider })
+        .with(otel_layer))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use http::{HeaderValue, Request, Response};
+    use tower::{Layer, ServiceExt};
+
+    use super::*;
+    use crate::{GrpcServerLayer, InjectTraceContextLayer, MethodNames};
+
+    /// A sampled W3C context, as a caller outside would send it.
+    const INBOUND: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+    /// The `traceparent` an upstream receives when a call with [`INBOUND`] crosses a
+    /// server layer and then an outgoing hop, as at the gateway, under the subscriber
+    /// `Telemetry` installs.
+    async fn forwarded(exporting: bool) -> String {
+        let settings = TelemetrySettings::default();
+        let provider = provider_builder(&settings).build();
+        let dispatch = tracing::Dispatch::new(subscriber(&settings, &provider, exporting).unwrap());
+        let _installed = tracing::dispatcher::set_default(&dispatch);
+        global::set_text_map_propagator(TraceContextPropagator::new());
+
+        let upstream = tower::service_fn(|request: Request<()>| async move {
+            let mut response = Response::new(tonic::body::Body::empty());
+            if let Some(sent) = request.headers().get("traceparent") {
+                response.headers_mut().insert("traceparent", sent.clone());
+            }
+            Ok::<_, Infallible>(response)
+        });
+        let hop = GrpcServerLayer::new("gateway", MethodNames::default())
+            .layer(InjectTraceContextLayer.layer(upstream));
+        let mut request = Request::new(());
+        request
+            .headers_mut()
+            .insert("traceparent", HeaderValue::from_static(INBOUND));
+        let response = hop.oneshot(request).await.unwrap();
+        response.headers()["traceparent"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn without_an_exporter_the_callers_traceparent_passes_unchanged() {
+        assert_eq!(forwarded(false).await, INBOUND);
+    }
+
+    #[tokio::test]
+    async fn with_an_exporter_the_hop_continues_the_callers_trace_from_its_own_span() {
+        let sent = forwarded(true).await;
+        let trace_id = |traceparent: &str| traceparent.split('-').nth(1).map(str::to_owned);
+        assert_eq!(trace_id(&sent), trace_id(INBOUND), "{sent}");
+        assert_ne!(sent, INBOUND, "the upstream's parent is this hop's span");
+    }
 }
