@@ -278,11 +278,11 @@ async fn open_loop(client: &Arc<Client>, path: Path, rate: f64, duration: Durati
     let cpu_before = [SERVER_THREADS, CLIENT_THREADS].map(timeline::cpu_time);
     let mut pacer = Pacer::start();
     let first = Instant::now();
-    let mut sent = 0;
+    let mut launched = 0;
     loop {
         // Call n is due n/rate s after the first; every due call leaves now.
         let due = ((first.elapsed().as_secs_f64() * rate) as usize + 1).min(count);
-        for n in sent..due {
+        for n in launched..due {
             let scheduled = first + Duration::from_secs_f64(n as f64 / rate);
             let client = client.clone();
             let done = done.clone();
@@ -295,8 +295,8 @@ async fn open_loop(client: &Arc<Client>, path: Path, rate: f64, duration: Durati
                 done.try_send(outcome).unwrap();
             });
         }
-        sent = due;
-        if sent == count {
+        launched = due;
+        if launched == count {
             break;
         }
         pacer.tick().await;
