@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
+use fred::types::Value;
 use fred::types::scripts::Script;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use vibe_redis::{Breaker, Redis};
@@ -299,52 +300,56 @@ impl Shared {
     /// `EVALSHA` (loading the script when Redis has forgotten it), written at most once:
     /// fred replays commands that were in flight when a connection dropped, and a replayed
     /// give-back would refund tokens twice.
-    async fn run_script(
-        &self,
-        keys: Vec<String>,
-        args: Vec<String>,
-    ) -> Result<Vec<i64>, fred::error::Error> {
+    async fn run_script(&self, command: Vec<Value>) -> Result<Vec<i64>, fred::error::Error> {
         use fred::interfaces::ClientLike as _;
         let client = self.redis.pool().next();
         let once = client.with_options(&fred::types::config::Options {
             max_attempts: Some(1),
             ..Default::default()
         });
-        let mut command = Vec::with_capacity(2 + keys.len() + args.len());
-        command.push(self.script.sha1().to_string());
-        command.push(keys.len().to_string());
-        command.extend(keys);
-        command.extend(args);
         // The first key (after the hash and the key count) picks the cluster slot.
         let evalsha = fred::types::CustomCommand::new_static(
             "EVALSHA",
             fred::types::ClusterHash::Offset(2),
             false,
         );
-        match once.custom(evalsha.clone(), command.clone()).await {
+        // Kept for the rare retry: the strings are shared buffers, the numbers copies.
+        let retry = command.clone();
+        match once.custom(evalsha.clone(), command).await {
             Err(error) if error.details().starts_with("NOSCRIPT") => {
                 self.script.load(client).await?;
-                once.custom(evalsha, command).await
+                once.custom(evalsha, retry).await
             }
             reply => reply,
         }
     }
 
-    async fn send(&self, checks: Vec<Pending>) {
-        let mut keys = Vec::with_capacity(checks.len());
-        let mut args = Vec::with_capacity(checks.len() * 5);
+    async fn send(&self, mut checks: Vec<Pending>) {
+        // EVALSHA's arguments: the hash, the key count, the keys (moved: only the replies
+        // are needed after this), then five numbers a key.
+        let mut command = Vec::with_capacity(2 + checks.len() * 6);
+        command.push(Value::from(self.script.sha1().clone()));
+        command.push(Value::Integer(
+            i64::try_from(checks.len()).unwrap_or(i64::MAX),
+        ));
+        command.extend(
+            checks
+                .iter_mut()
+                .map(|check| Value::from(std::mem::take(&mut check.key))),
+        );
         for check in &checks {
-            let interval = u64::try_from(check.tier.quota.interval().as_micros())
-                .unwrap_or(u64::MAX)
+            let interval = i64::try_from(check.tier.quota.interval().as_micros())
+                .unwrap_or(i64::MAX)
                 .max(1);
-            keys.push(check.key.clone());
-            args.push(interval.to_string());
-            args.push(check.tier.quota.burst.to_string());
-            args.push(u8::from(check.need).to_string());
-            args.push(check.want.to_string());
-            args.push(check.back.to_string());
+            command.extend([
+                Value::Integer(interval),
+                Value::from(check.tier.quota.burst),
+                Value::Integer(i64::from(check.need)),
+                Value::from(check.want),
+                Value::from(check.back),
+            ]);
         }
-        let reply = self.run_script(keys, args).await;
+        let reply = self.run_script(command).await;
         let values = match reply {
             Ok(values) if values.len() == checks.len() * 4 => {
                 self.breaker.succeeded();
