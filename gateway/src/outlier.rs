@@ -3,7 +3,9 @@
 //! may land on another pod — by the lesser load of two candidates. A connection whose calls
 //! fail `consecutive_failures` times in a row (a transport error, or UNAVAILABLE) is ejected
 //! for `base_ejection` × the times it was ejected (at most `max_ejection`), replaced by a
-//! fresh connection, and never more than half of them are out at once.
+//! fresh connection, and never more than half of them are out at once. Each connection is
+//! also replaced when it reaches its maximum age (Envoy's `max_connection_duration`), so
+//! that pods a Deployment adds behind the Service get their share of calls.
 
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -42,14 +44,31 @@ impl Default for Ejection {
 
 struct Slot {
     endpoint: Endpoint,
-    channel: Mutex<Channel>,
+    connection: Mutex<Connection>,
     in_flight: AtomicUsize,
     failures: AtomicU32,
     ejections: AtomicU32,
     ejected_until: Mutex<Option<Instant>>,
 }
 
+/// A slot's current connection, and when a call replaces it with a new one.
+struct Connection {
+    channel: Channel,
+    replace_at: Instant,
+}
+
 impl Slot {
+    /// The channel for a call at `now`: a new connection once the current one is
+    /// `max_age` old. Calls already on the old one finish there.
+    fn channel(&self, now: Instant, max_age: Duration) -> Channel {
+        let mut connection = lock(&self.connection);
+        if now >= connection.replace_at {
+            connection.channel = self.endpoint.connect_lazy();
+            connection.replace_at = now + max_age;
+        }
+        connection.channel.clone()
+    }
+
     fn ejected(&self, now: Instant) -> bool {
         let mut until = lock(&self.ejected_until);
         match *until {
@@ -78,16 +97,28 @@ pub(crate) struct Pool {
     slots: Arc<[Slot]>,
     next: Arc<AtomicUsize>,
     ejection: Ejection,
+    max_age: Duration,
 }
 
 impl Pool {
     /// One lazily connected channel per endpoint (production passes the same endpoint
-    /// several times: each is its own connection).
-    pub(crate) fn new(address: &str, endpoints: Vec<Endpoint>, ejection: Ejection) -> Self {
-        let slots: Vec<Slot> = endpoints
-            .into_iter()
-            .map(|endpoint| Slot {
-                channel: Mutex::new(endpoint.connect_lazy()),
+    /// several times: each is its own connection), each replaced once `max_age` old.
+    pub(crate) fn new(
+        address: &str,
+        endpoints: Vec<Endpoint>,
+        ejection: Ejection,
+        max_age: Duration,
+    ) -> Self {
+        let now = Instant::now();
+        let n = u32::try_from(endpoints.len()).unwrap_or(u32::MAX).max(1);
+        let slots: Vec<Slot> = (0..n)
+            .zip(endpoints)
+            .map(|(index, endpoint)| Slot {
+                connection: Mutex::new(Connection {
+                    channel: endpoint.connect_lazy(),
+                    // Staggered over half an age, so the connections are not all new at once.
+                    replace_at: now + max_age + max_age / (2 * n) * index,
+                }),
                 endpoint,
                 in_flight: AtomicUsize::new(0),
                 failures: AtomicU32::new(0),
@@ -100,6 +131,7 @@ impl Pool {
             slots: slots.into(),
             next: Arc::new(AtomicUsize::new(0)),
             ejection,
+            max_age,
         }
     }
 
@@ -145,7 +177,10 @@ impl Pool {
             .min(self.ejection.max_ejection);
         *lock(&slot.ejected_until) = Some(now + pause);
         // A new connection: behind a Service it may reach another pod.
-        *lock(&slot.channel) = slot.endpoint.connect_lazy();
+        *lock(&slot.connection) = Connection {
+            channel: slot.endpoint.connect_lazy(),
+            replace_at: now + self.max_age,
+        };
         metrics::counter!("gateway_upstream_ejections_total", "upstream" => self.address.to_string())
             .increment(1);
         tracing::warn!(upstream = %self.address, connection = index, ?pause, "upstream connection ejected after consecutive failures");
@@ -176,7 +211,7 @@ impl tower::Service<Request<Body>> for Pool {
         Box::pin(async move {
             let index = pool.pick();
             let slot = &pool.slots[index];
-            let channel = lock(&slot.channel).clone();
+            let channel = slot.channel(Instant::now(), pool.max_age);
             slot.in_flight.fetch_add(1, Ordering::Relaxed);
             let _in_flight = InFlight(&slot.in_flight);
             let result = channel.oneshot(request).await;
@@ -209,6 +244,32 @@ mod tests {
         format!("http://{addr}")
     }
 
+    /// A real gRPC server (the health service) that counts the connections it accepts.
+    async fn counting_server() -> (
+        String,
+        Arc<AtomicUsize>,
+        tonic_health::server::HealthReporter,
+    ) {
+        use futures::StreamExt as _;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        let incoming =
+            tokio_stream::wrappers::TcpListenerStream::new(listener).inspect(move |_| {
+                counter.fetch_add(1, Ordering::Relaxed);
+            });
+        let (reporter, health) = tonic_health::server::health_reporter();
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(health)
+                .serve_with_incoming(incoming),
+        );
+        (format!("http://{addr}"), accepted, reporter)
+    }
+
     /// Bound, then released: nothing listens there.
     fn dead_address() -> String {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -224,6 +285,9 @@ mod tests {
         }
     }
 
+    /// Longer than any test runs: no connection is replaced for its age.
+    const LONG_AGE: Duration = Duration::from_secs(600);
+
     fn endpoint(url: &str) -> Endpoint {
         Endpoint::from_shared(url.to_owned())
             .expect("url")
@@ -235,7 +299,12 @@ mod tests {
         let healthy = healthy_server().await;
         let dead = dead_address();
         let ejection = ejected_after(2);
-        let pool = Pool::new("test", vec![endpoint(&healthy), endpoint(&dead)], ejection);
+        let pool = Pool::new(
+            "test",
+            vec![endpoint(&healthy), endpoint(&dead)],
+            ejection,
+            LONG_AGE,
+        );
         let mut client = tonic_health::pb::health_client::HealthClient::new(pool);
         let mut failed = 0;
         for _ in 0..20 {
@@ -252,7 +321,7 @@ mod tests {
     async fn never_more_than_half_are_ejected() {
         let dead = dead_address();
         let ejection = ejected_after(1);
-        let pool = Pool::new("test", vec![endpoint(&dead); 4], ejection);
+        let pool = Pool::new("test", vec![endpoint(&dead); 4], ejection, LONG_AGE);
         let mut client = tonic_health::pb::health_client::HealthClient::new(pool.clone());
         for _ in 0..12 {
             let request = tonic_health::pb::HealthCheckRequest::default();
@@ -261,5 +330,46 @@ mod tests {
         let now = Instant::now();
         let out = pool.slots.iter().filter(|s| s.ejected(now)).count();
         assert_eq!(out, 2);
+    }
+
+    #[tokio::test]
+    async fn a_connection_is_replaced_once_old_and_its_open_streams_go_on() {
+        use tonic_health::ServingStatus;
+        use tonic_health::pb::HealthCheckRequest;
+        let (url, accepted, reporter) = counting_server().await;
+        reporter
+            .set_service_status("watched", ServingStatus::Serving)
+            .await;
+        let max_age = Duration::from_millis(300);
+        let pool = Pool::new("test", vec![endpoint(&url)], ejected_after(5), max_age);
+        let mut client = tonic_health::pb::health_client::HealthClient::new(pool);
+        let watched = HealthCheckRequest {
+            service: "watched".to_owned(),
+        };
+        let mut watch = client.watch(watched).await.expect("watch").into_inner();
+        let first = watch.message().await.expect("update").expect("open");
+        assert_eq!(first.status, ServingStatus::Serving as i32);
+        for _ in 0..3 {
+            client
+                .check(HealthCheckRequest::default())
+                .await
+                .expect("check");
+        }
+        assert_eq!(accepted.load(Ordering::Relaxed), 1);
+
+        tokio::time::sleep(max_age + Duration::from_millis(100)).await;
+        for _ in 0..3 {
+            client
+                .check(HealthCheckRequest::default())
+                .await
+                .expect("check");
+        }
+        assert_eq!(accepted.load(Ordering::Relaxed), 2, "one new connection");
+        // The stream opened on the old connection still gets its updates.
+        reporter
+            .set_service_status("watched", ServingStatus::NotServing)
+            .await;
+        let next = watch.message().await.expect("update").expect("open");
+        assert_eq!(next.status, ServingStatus::NotServing as i32);
     }
 }

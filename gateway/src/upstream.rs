@@ -28,6 +28,8 @@ pub struct RemoteUpstream {
     /// so one connection's flow control or a slow stream does not hold up the rest, and a
     /// connection that keeps failing is ejected (see `outlier`).
     pub connections: usize,
+    /// Each connection is replaced once this old, so calls spread over pods added since.
+    pub max_connection_age: Duration,
 }
 
 impl RemoteUpstream {
@@ -42,7 +44,12 @@ impl RemoteUpstream {
             .connect_timeout(self.connect_timeout)
             .tcp_nodelay(true);
         let connections = vec![endpoint; self.connections.max(1)];
-        let pool = Pool::new(&self.address, connections, Ejection::default());
+        let pool = Pool::new(
+            &self.address,
+            connections,
+            Ejection::default(),
+            self.max_connection_age,
+        );
         let service = tower::ServiceBuilder::new()
             .layer(InjectTraceContextLayer)
             .service(pool);

@@ -192,6 +192,7 @@ pub(super) fn gateway_routes(
             RemoteUpstream {
                 address: config.upstreams.address(service).to_owned(),
                 connect_timeout: config.upstreams.connect_timeout,
+                max_connection_age: config.upstreams.max_connection_age,
                 connections: UPSTREAM_CONNECTIONS,
             }
             .into_upstream()?

@@ -76,6 +76,10 @@ pub struct Upstreams {
     pub sync: String,
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
+    /// A gateway replaces each connection to another target once this old, so calls
+    /// spread over the pods a Deployment adds behind its Service.
+    #[serde(with = "humantime_serde")]
+    pub max_connection_age: Duration,
 }
 
 impl Default for Upstreams {
@@ -87,6 +91,7 @@ impl Default for Upstreams {
             memory: local.clone(),
             sync: local,
             connect_timeout: Duration::from_secs(2),
+            max_connection_age: Duration::from_secs(120),
         }
     }
 }
@@ -236,6 +241,10 @@ impl Config {
         require_positive("health.check_timeout", self.health.check_timeout)?;
         require_positive("shutdown.drain_deadline", self.shutdown.drain_deadline)?;
         require_positive("upstreams.connect_timeout", self.upstreams.connect_timeout)?;
+        require_positive(
+            "upstreams.max_connection_age",
+            self.upstreams.max_connection_age,
+        )?;
         if !(0.0..=1.0).contains(&self.telemetry.trace_sample_ratio) {
             return Err(ConfigError::invalid(
                 "telemetry.trace_sample_ratio",
