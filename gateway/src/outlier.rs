@@ -117,7 +117,7 @@ impl Pool {
                 connection: Mutex::new(Connection {
                     channel: endpoint.connect_lazy(),
                     // Staggered over half an age, so the connections are not all new at once.
-                    replace_at: now + max_age + max_age / (2 * n) * index,
+                    replace_at: now + (max_age - max_age / (2 * n) * index),
                 }),
                 endpoint,
                 in_flight: AtomicUsize::new(0),
@@ -340,9 +340,8 @@ mod tests {
         reporter
             .set_service_status("watched", ServingStatus::Serving)
             .await;
-        let max_age = Duration::from_millis(300);
-        let pool = Pool::new("test", vec![endpoint(&url)], ejected_after(5), max_age);
-        let mut client = tonic_health::pb::health_client::HealthClient::new(pool);
+        let pool = Pool::new("test", vec![endpoint(&url)], ejected_after(5), LONG_AGE);
+        let mut client = tonic_health::pb::health_client::HealthClient::new(pool.clone());
         let watched = HealthCheckRequest {
             service: "watched".to_owned(),
         };
@@ -357,7 +356,8 @@ mod tests {
         }
         assert_eq!(accepted.load(Ordering::Relaxed), 1);
 
-        tokio::time::sleep(max_age + Duration::from_millis(100)).await;
+        // The connection's age is up now (its next one is LONG_AGE away).
+        lock(&pool.slots[0].connection).replace_at = Instant::now();
         for _ in 0..3 {
             client
                 .check(HealthCheckRequest::default())
@@ -369,7 +369,11 @@ mod tests {
         reporter
             .set_service_status("watched", ServingStatus::NotServing)
             .await;
-        let next = watch.message().await.expect("update").expect("open");
+        let next = tokio::time::timeout(Duration::from_secs(5), watch.message())
+            .await
+            .expect("an update within 5 s")
+            .expect("update")
+            .expect("open");
         assert_eq!(next.status, ServingStatus::NotServing as i32);
     }
 }

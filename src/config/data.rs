@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigError, Secret, require_positive};
+use super::{ConfigError, Secret, require_duration};
 
 /// The store whose numbers vibe reports.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -244,7 +244,7 @@ impl BigQuery {
                 "must be positive",
             ));
         }
-        require_positive("warehouse.bigquery.query_timeout", self.query_timeout)?;
+        require_duration("warehouse.bigquery.query_timeout", self.query_timeout)?;
         if matches!(self.credentials, BigQueryCredentials::None) && self.base_url.is_none() {
             return Err(ConfigError::invalid(
                 "warehouse.bigquery.credentials",
@@ -316,7 +316,7 @@ impl Cache {
             ("cache.fill_lock_ttl", self.fill_lock_ttl),
             ("cache.fill_lock_wait", self.fill_lock_wait),
         ] {
-            require_positive(key, value)?;
+            require_duration(key, value)?;
         }
         if self.stale_for < self.fresh_for {
             return Err(ConfigError::invalid(

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigError, Secret, require_positive};
+use super::{ConfigError, Secret, require_duration};
 
 /// Highest limit: one call per microsecond, the resolution of the Redis counter.
 const MAX_PER_MINUTE: u32 = 60_000_000;
@@ -205,11 +205,11 @@ impl Gateway {
                 "must be above zero",
             ));
         }
-        require_positive("gateway.max_timeout", self.max_timeout)?;
+        require_duration("gateway.max_timeout", self.max_timeout)?;
         if let Some(tls) = &self.tls {
             tls.identity()?;
         }
-        require_positive("gateway.auth.jwks_refresh", self.auth.jwks_refresh)?;
+        require_duration("gateway.auth.jwks_refresh", self.auth.jwks_refresh)?;
         for (key, value) in [
             ("gateway.auth.issuer", &self.auth.issuer),
             ("gateway.auth.audience", &self.auth.audience),

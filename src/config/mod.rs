@@ -234,14 +234,14 @@ impl Config {
                 .settings()
                 .validate()
                 .map_err(|err| ConfigError::invalid("redis.url", err.to_string()))?;
-            require_positive("redis.command_timeout", redis.command_timeout)?;
-            require_positive("redis.connect_timeout", redis.connect_timeout)?;
+            require_duration("redis.command_timeout", redis.command_timeout)?;
+            require_duration("redis.connect_timeout", redis.connect_timeout)?;
         }
-        require_positive("health.check_interval", self.health.check_interval)?;
-        require_positive("health.check_timeout", self.health.check_timeout)?;
-        require_positive("shutdown.drain_deadline", self.shutdown.drain_deadline)?;
-        require_positive("upstreams.connect_timeout", self.upstreams.connect_timeout)?;
-        require_positive(
+        require_duration("health.check_interval", self.health.check_interval)?;
+        require_duration("health.check_timeout", self.health.check_timeout)?;
+        require_duration("shutdown.drain_deadline", self.shutdown.drain_deadline)?;
+        require_duration("upstreams.connect_timeout", self.upstreams.connect_timeout)?;
+        require_duration(
             "upstreams.max_connection_age",
             self.upstreams.max_connection_age,
         )?;
@@ -263,9 +263,17 @@ impl Config {
     }
 }
 
-pub(crate) fn require_positive(key: &str, value: Duration) -> Result<(), ConfigError> {
+/// Longest timeout, interval or age a key takes: longer ones are typos, and far longer
+/// ones would overflow the clock arithmetic that uses them.
+const LONGEST: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// A timeout, interval or age: above zero and at most [`LONGEST`].
+pub(crate) fn require_duration(key: &str, value: Duration) -> Result<(), ConfigError> {
     if value.is_zero() {
         return Err(ConfigError::invalid(key, "must be longer than zero"));
+    }
+    if value > LONGEST {
+        return Err(ConfigError::invalid(key, "must be at most 366d"));
     }
     Ok(())
 }

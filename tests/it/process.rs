@@ -117,6 +117,14 @@ fn a_bad_config_value_exits_2_naming_the_key() {
     );
     assert_one_line_config_error(&output, "shutdown.drain_deadline");
 
+    // Far longer than any timeout or age needs (near humantime's limit, such a value would
+    // overflow the clock arithmetic that uses it): refused at start, naming the key.
+    let output = run(
+        &["config", "check"],
+        &[("VIBE_UPSTREAMS__MAX_CONNECTION_AGE", "1000000y")],
+    );
+    assert_one_line_config_error(&output, "upstreams.max_connection_age");
+
     let output = run(
         &["config", "check"],
         &[("VIBE_TELEMETRY__TRACE_SAMPLE_RATIO", "2")],
