@@ -57,14 +57,23 @@ struct Connection {
     replace_at: Instant,
 }
 
+impl Connection {
+    /// Connects on first use: a service that is still starting must not stop the gateway.
+    fn new(endpoint: &Endpoint, replace_at: Instant) -> Self {
+        Self {
+            channel: endpoint.connect_lazy(),
+            replace_at,
+        }
+    }
+}
+
 impl Slot {
     /// The channel for a call at `now`: a new connection once the current one is
     /// `max_age` old. Calls already on the old one finish there.
     fn channel(&self, now: Instant, max_age: Duration) -> Channel {
         let mut connection = lock(&self.connection);
         if now >= connection.replace_at {
-            connection.channel = self.endpoint.connect_lazy();
-            connection.replace_at = now + max_age;
+            *connection = Connection::new(&self.endpoint, now + max_age);
         }
         connection.channel.clone()
     }
@@ -114,11 +123,11 @@ impl Pool {
         let slots: Vec<Slot> = (0..n)
             .zip(endpoints)
             .map(|(index, endpoint)| Slot {
-                connection: Mutex::new(Connection {
-                    channel: endpoint.connect_lazy(),
-                    // Staggered over half an age, so the connections are not all new at once.
-                    replace_at: now + (max_age - max_age / (2 * n) * index),
-                }),
+                // Staggered over half an age, so the connections are not all new at once.
+                connection: Mutex::new(Connection::new(
+                    &endpoint,
+                    now + (max_age - max_age / (2 * n) * index),
+                )),
                 endpoint,
                 in_flight: AtomicUsize::new(0),
                 failures: AtomicU32::new(0),
@@ -177,10 +186,7 @@ impl Pool {
             .min(self.ejection.max_ejection);
         *lock(&slot.ejected_until) = Some(now + pause);
         // A new connection: behind a Service it may reach another pod.
-        *lock(&slot.connection) = Connection {
-            channel: slot.endpoint.connect_lazy(),
-            replace_at: now + self.max_age,
-        };
+        *lock(&slot.connection) = Connection::new(&slot.endpoint, now + self.max_age);
         metrics::counter!("gateway_upstream_ejections_total", "upstream" => self.address.to_string())
             .increment(1);
         tracing::warn!(upstream = %self.address, connection = index, ?pause, "upstream connection ejected after consecutive failures");
