@@ -58,8 +58,16 @@ use wire_client::{H2Pool, Http1Pool};
 /// HTTP/2 paths: connections, and calls in flight over them (closed loop).
 const H2_CONNECTIONS: usize = 4;
 const H2_IN_FLIGHT: usize = 64;
-/// grpc-web path: keep-alive HTTP/1.1 connections, one call at a time each.
-const HTTP1_CONNECTIONS: usize = 64;
+/// grpc-web path: keep-alive HTTP/1.1 connections, one call at a time each, and calls in
+/// flight over them in the closed loop. The open loop may use every connection: with only
+/// as many as the closed loop's calls, a pause of a few ms left calls waiting for a
+/// connection, which then reached the server one at a time as answers freed them, each
+/// paying a whole wakeup: a backlog that fed itself for seconds (p50 over 200 ms at half
+/// the saturation rate), a trait of that pool and not of the gateway, as browsers sending
+/// this many calls would hold far more connections (and the HTTP/2 paths have no such cap).
+/// Not more: two sockets a connection stay under the common 1,024 open files.
+const HTTP1_CONNECTIONS: usize = 256;
+const HTTP1_IN_FLIGHT: usize = 64;
 const WARMUP: Duration = Duration::from_secs(1);
 const PHASE: Duration = Duration::from_secs(5);
 const ROUNDS: usize = 3;
@@ -164,7 +172,7 @@ impl Client {
     fn in_flight(&self) -> usize {
         match self {
             Client::Grpc { .. } => H2_IN_FLIGHT,
-            Client::Web(_) => HTTP1_CONNECTIONS,
+            Client::Web(_) => HTTP1_IN_FLIGHT,
         }
     }
 }
@@ -251,6 +259,8 @@ async fn closed_loop(client: &Arc<Client>, path: Path, duration: Duration) -> Cl
 struct Open {
     /// Calls sent per second of schedule (the generator keeping up).
     sent_per_second: f64,
+    /// grpc-web calls that found every connection busy and waited for one.
+    waited: u64,
     p50: Duration,
     p99: Duration,
     max: Duration,
@@ -274,6 +284,9 @@ async fn open_loop(client: &Arc<Client>, path: Path, rate: f64, duration: Durati
     // finished task until the phase ends grew the client's heap by tens of MB a phase,
     // page faults the load generator paid for in the middle of its schedule.
     let (done, mut results) = tokio::sync::mpsc::channel(count.max(1));
+    if let Client::Web(pool) = &**client {
+        pool.take_waited();
+    }
     let began = Instant::now();
     let cpu_before = [SERVER_THREADS, CLIENT_THREADS].map(timeline::cpu_time);
     let mut pacer = Pacer::start();
@@ -331,6 +344,10 @@ async fn open_loop(client: &Arc<Client>, path: Path, rate: f64, duration: Durati
     from_sent.sort();
     Open {
         sent_per_second: count as f64 / sending.as_secs_f64(),
+        waited: match &**client {
+            Client::Web(pool) => pool.take_waited(),
+            Client::Grpc { .. } => 0,
+        },
         p50: quantile(&latencies, 0.50),
         p99: quantile(&latencies, 0.99),
         max: latencies[latencies.len() - 1],
@@ -521,7 +538,7 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
     }
     println!(
         "\nsaturation, closed loop: (a), (b) {H2_CONNECTIONS} HTTP/2 connections x {H2_IN_FLIGHT} calls in flight; \
-         (c) {HTTP1_CONNECTIONS} HTTP/1.1 keep-alive connections x 1 call; {} s per phase after {} s warm-up, {ROUNDS} rounds",
+         (c) {HTTP1_IN_FLIGHT} calls over {HTTP1_CONNECTIONS} HTTP/1.1 keep-alive connections, 1 call each at a time; {} s per phase after {} s warm-up, {ROUNDS} rounds",
         PHASE.as_secs(),
         WARMUP.as_secs()
     );
@@ -575,13 +592,14 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
          lag = how late calls left \
          against their schedule (timer granularity, client CPU), included in the latencies; \
          p99 sent = p99 counted from when each call left instead; busy = share of the phase the \
-         server's and the client's threads were on their cores",
+         server's and the client's threads were on their cores; waited = (c) calls that found \
+         every connection busy (included in the latencies)",
         Pacer::describe(),
         PHASE.as_secs(),
         timeline::rounds(LATENCY_ROUNDS)
     );
     println!(
-        "{:<22} {:<52} {:>9} {:>9} {:>9} {:>9} {:>11} {:>12} {:>12}",
+        "{:<22} {:<52} {:>9} {:>9} {:>9} {:>9} {:>11} {:>12} {:>12} {:>7}",
         "rate",
         "path",
         "sent/s",
@@ -590,7 +608,8 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
         "max ms",
         "lag p99 ms",
         "p99 sent ms",
-        "busy srv/cli"
+        "busy srv/cli",
+        "waited"
     );
     let mut p99_added = [0.0; 4];
     let mut p99_sent_added = [0.0; 4];
@@ -615,7 +634,7 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
                     )
                     .await;
                 println!(
-                    "{rate_label:<22} {:<52} {:>9.0} {:>9.2} {:>9.2} {:>9.2} {:>11.2} {:>12.2} {:>12}",
+                    "{rate_label:<22} {:<52} {:>9.0} {:>9.2} {:>9.2} {:>9.2} {:>11.2} {:>12.2} {:>12} {:>7}",
                     path.name(),
                     phase.sent_per_second,
                     ms(phase.p50),
@@ -623,7 +642,8 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
                     ms(phase.max),
                     ms(phase.lag_p99),
                     ms(phase.p99_sent),
-                    format!("{:.2}/{:.2}", phase.server_busy, phase.client_busy)
+                    format!("{:.2}/{:.2}", phase.server_busy, phase.client_busy),
+                    phase.waited
                 );
                 p99[slot] = ms(phase.p99);
                 p99_sent[slot] = ms(phase.p99_sent);

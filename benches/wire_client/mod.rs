@@ -8,6 +8,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -105,6 +106,8 @@ pub struct Http1Pool {
     addr: SocketAddr,
     senders: Mutex<Vec<http1::SendRequest<Full<Bytes>>>>,
     permits: Semaphore,
+    /// Calls that found every connection busy and waited for one.
+    waited: AtomicU64,
     uri: Uri,
     host: HeaderValue,
     bearer: HeaderValue,
@@ -128,6 +131,7 @@ impl Http1Pool {
             addr,
             senders: Mutex::new(senders),
             permits: Semaphore::new(connections),
+            waited: AtomicU64::new(0),
             uri: method.parse().unwrap(),
             host: HeaderValue::from_str(&addr.to_string()).unwrap(),
             bearer,
@@ -147,7 +151,13 @@ impl Http1Pool {
     /// `within` once sent; the answer's message size, or what went wrong. `reopened` runs
     /// when a connection the server closed had to be opened again.
     pub async fn call(&self, within: Duration, reopened: impl FnOnce()) -> Result<usize, String> {
-        let _permit = self.permits.acquire().await.unwrap();
+        let _permit = match self.permits.try_acquire() {
+            Ok(permit) => permit,
+            Err(_) => {
+                self.waited.fetch_add(1, Ordering::Relaxed);
+                self.permits.acquire().await.unwrap()
+            }
+        };
         let Some(mut sender) = self.senders.lock().unwrap().pop() else {
             return Err("no connection left in the pool".to_owned());
         };
@@ -163,6 +173,11 @@ impl Http1Pool {
             .unwrap_or_else(|_| Err(format!("timed out after {within:?}")));
         self.senders.lock().unwrap().push(sender);
         result
+    }
+
+    /// Calls that waited for a free connection since the last time this was asked.
+    pub fn take_waited(&self) -> u64 {
+        self.waited.swap(0, Ordering::Relaxed)
     }
 
     async fn request(&self, sender: &mut http1::SendRequest<Full<Bytes>>) -> Result<usize, String> {
