@@ -168,6 +168,15 @@ impl Client {
         }
     }
 
+    /// grpc-web calls that found every connection busy since the last time this was asked;
+    /// 0 for HTTP/2, which multiplexes.
+    fn take_waited(&self) -> u64 {
+        match self {
+            Client::Web(pool) => pool.take_waited(),
+            Client::Grpc { .. } => 0,
+        }
+    }
+
     /// Calls in flight in the closed loop.
     fn in_flight(&self) -> usize {
         match self {
@@ -284,9 +293,7 @@ async fn open_loop(client: &Arc<Client>, path: Path, rate: f64, duration: Durati
     // finished task until the phase ends grew the client's heap by tens of MB a phase,
     // page faults the load generator paid for in the middle of its schedule.
     let (done, mut results) = tokio::sync::mpsc::channel(count.max(1));
-    if let Client::Web(pool) = &**client {
-        pool.take_waited();
-    }
+    client.take_waited();
     let began = Instant::now();
     let cpu_before = [SERVER_THREADS, CLIENT_THREADS].map(timeline::cpu_time);
     let mut pacer = Pacer::start();
@@ -344,10 +351,7 @@ async fn open_loop(client: &Arc<Client>, path: Path, rate: f64, duration: Durati
     from_sent.sort();
     Open {
         sent_per_second: count as f64 / sending.as_secs_f64(),
-        waited: match &**client {
-            Client::Web(pool) => pool.take_waited(),
-            Client::Grpc { .. } => 0,
-        },
+        waited: client.take_waited(),
         p50: quantile(&latencies, 0.50),
         p99: quantile(&latencies, 0.99),
         max: latencies[latencies.len() - 1],
