@@ -439,6 +439,31 @@ async fn two_gateways_share_one_redis_limit_and_fall_back_when_it_dies() {
 }
 
 #[tokio::test]
+async fn a_principal_calling_now_and_then_finds_a_token_held_for_its_next_call() {
+    let redis = RedisServer::start();
+    let mut config = test_config();
+    limited(&mut config, 600);
+    config.redis = Some(client::redis_config(&redis.url()));
+    let (all, gateway) = start(&config).await;
+    let bo = client::Bearer::new(&client::token("bo", &["staff"]));
+    let mut dashboard =
+        DashboardServiceClient::with_interceptor(client::channel(gateway).await, bo);
+    for _ in 0..3 {
+        dashboard
+            .get_dashboard(GetDashboardRequest::default())
+            .await
+            .unwrap();
+        // Longer than a lease of several tokens keeps (250 ms), and time enough for the
+        // refill asked for in the background.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    let scrape = client::scrape(all.metrics_addr).await;
+    let leased = client::sample(&scrape, "gateway_rate_limit_leased_total", &[]);
+    assert_eq!(leased, 2.0, "the second and third calls made no round trip");
+    all.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn busy_principals_spend_leased_tokens_and_two_gateways_still_admit_one_budget() {
     // One call refills every 100 ms; the burst is a minute's worth.
     const BUDGET: u32 = 600;

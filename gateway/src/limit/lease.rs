@@ -6,10 +6,15 @@
 //! the shared budget at the time of the grant. A lease is only ever a fraction of what is
 //! left (the script grants at most an eighth), so near the limit every call is counted in
 //! Redis one by one and a principal still gets exactly its burst. A token is spent at most
-//! [`LEASE_TTL`] after its grant, oldest grant first: the only slack against counting each
-//! call when it runs is the refill of that time (about one call at 300 per minute).
+//! [`LEASE_TTL`] after its grant, soonest to lapse first: the only slack against counting
+//! each call when it runs is the refill of that time (about one call at 300 per minute).
 //! Unspent tokens then lapse; those whose charge still stands go back to Redis. Each grant
 //! lapses on its own, so a principal whose refills keep coming never finds its lease empty.
+//!
+//! Every call asks for at least one token beyond itself, so a principal that calls now and
+//! then (a member of staff every few seconds) finds one waiting and its call makes no round
+//! trip: the next token is asked for in the background. A grant of one token keeps for
+//! [`ONE_TOKEN_TTL`]; its slack is that one call, however long it waits.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -18,6 +23,9 @@ use super::{Decision, Tier};
 
 /// How long leased tokens may be spent.
 pub(super) const LEASE_TTL: Duration = Duration::from_millis(250);
+/// How long a grant of a single token may be spent: longer than a principal calling now
+/// and then waits between calls, as holding one token lets through at most one call more.
+const ONE_TOKEN_TTL: Duration = Duration::from_secs(10);
 /// The window in which calls are counted to size the next lease.
 const WINDOW: Duration = Duration::from_millis(100);
 /// Most tokens asked for beyond the call at hand.
@@ -57,7 +65,7 @@ struct Batch {
 #[derive(Debug)]
 pub(super) struct Lease {
     pub tier: Tier,
-    /// Unspent tokens by grant, oldest first; none is empty.
+    /// Unspent tokens by grant, soonest to lapse first; none is empty.
     batches: VecDeque<Batch>,
     /// Their sum.
     tokens: u32,
@@ -96,9 +104,9 @@ impl Lease {
     pub fn take(&mut self, now: Instant) -> Take {
         self.count(now);
         let back = self.lapse(now);
-        if let Some(oldest) = self.batches.front_mut() {
-            oldest.tokens -= 1;
-            if oldest.tokens == 0 {
+        if let Some(soonest) = self.batches.front_mut() {
+            soonest.tokens -= 1;
+            if soonest.tokens == 0 {
                 self.batches.pop_front();
             }
             self.tokens -= 1;
@@ -132,10 +140,22 @@ impl Lease {
         }
         let for_lease = grant.granted.saturating_sub(u32::from(for_call));
         if for_lease > 0 {
-            self.batches.push_back(Batch {
-                tokens: for_lease,
-                expires: now + LEASE_TTL,
-            });
+            let ttl = if for_lease == 1 {
+                ONE_TOKEN_TTL
+            } else {
+                LEASE_TTL
+            };
+            let expires = now + ttl;
+            let at = self
+                .batches
+                .partition_point(|batch| batch.expires <= expires);
+            self.batches.insert(
+                at,
+                Batch {
+                    tokens: for_lease,
+                    expires,
+                },
+            );
             self.tokens = self.tokens.saturating_add(for_lease);
             self.last_grant = for_lease;
         }
@@ -159,10 +179,10 @@ impl Lease {
     /// only those whose charge still stands.
     pub fn lapse(&mut self, now: Instant) -> u32 {
         let mut lapsed = 0u32;
-        while let Some(oldest) = self.batches.front()
-            && oldest.expires <= now
+        while let Some(soonest) = self.batches.front()
+            && soonest.expires <= now
         {
-            lapsed = lapsed.saturating_add(oldest.tokens);
+            lapsed = lapsed.saturating_add(soonest.tokens);
             self.batches.pop_front();
         }
         if lapsed == 0 {
@@ -206,13 +226,13 @@ impl Lease {
         self.this_window = self.this_window.saturating_add(1);
     }
 
-    /// Tokens to ask for beyond the call at hand: about one window's calls besides it (none
-    /// for a principal calling now and then, so its calls are counted one by one).
+    /// Tokens to ask for beyond the call at hand: about one window's calls besides it, and
+    /// at least one, for the next call of a principal calling now and then.
     fn want(&self) -> u32 {
         self.this_window
             .saturating_sub(1)
             .max(self.last_window)
-            .min(MAX_LEASE)
+            .clamp(1, MAX_LEASE)
     }
 }
 
@@ -260,16 +280,39 @@ mod tests {
     }
 
     #[test]
-    fn a_principal_calling_now_and_then_asks_for_its_call_only() {
+    fn a_principal_calling_now_and_then_finds_a_token_waiting_for_its_next_call() {
         let start = Instant::now();
         let mut lease = Lease::new(TIER, start);
-        for i in 0..3 {
-            let now = start + WINDOW * 3 * i;
-            assert_eq!(lease.take(now), Take::Ask { want: 0, back: 0 });
-            let decision = lease.granted(grant(1, 5999), 0, true, now);
-            assert!(decision.allowed);
-            assert_eq!(decision.remaining, 5999);
+        assert_eq!(lease.take(start), Take::Ask { want: 1, back: 0 });
+        let decision = lease.granted(grant(2, 5998), 1, true, start);
+        assert!(decision.allowed);
+        assert_eq!(
+            decision.remaining, 5999,
+            "Redis's 5998 and the one held here"
+        );
+        let pause = Duration::from_secs(3);
+        for i in 1..4 {
+            let now = start + pause * i;
+            assert_eq!(spend(&mut lease, now), (5998, Some(1)), "call {i}");
+            lease.granted(grant(1, 5998), 1, false, now);
         }
+        // Unspent for longer than a single token keeps: it lapses, its charge long forgiven.
+        let later = start + pause * 3 + ONE_TOKEN_TTL;
+        assert_eq!(lease.take(later), Take::Ask { want: 1, back: 0 });
+    }
+
+    #[test]
+    fn the_tokens_soonest_to_lapse_are_spent_first() {
+        let now = Instant::now();
+        let mut lease = two_calls(now);
+        lease.granted(grant(2, 100), 1, true, now);
+        lease.granted(grant(3, 100), 1, false, now);
+        assert_eq!(lease.tokens, 4);
+        assert_eq!(spend(&mut lease, now).0, 103, "one of the three");
+        // The other two lapse with their lease; the single token keeps.
+        assert_eq!(lease.lapse(now + LEASE_TTL), 2);
+        assert_eq!(lease.tokens, 1);
+        assert_eq!(spend(&mut lease, now + LEASE_TTL).0, 100);
     }
 
     #[test]
@@ -277,25 +320,23 @@ mod tests {
         let now = Instant::now();
         let mut lease = Lease::new(TIER, now);
         let ask = |want| Take::Ask { want, back: 0 };
-        assert_eq!(lease.take(now), ask(0), "first of a window");
-        lease.granted(grant(1, 100), 0, true, now);
-        assert_eq!(lease.take(now), ask(1), "second: one more");
+        assert_eq!(lease.take(now), ask(1), "first: itself and the next call");
         assert_eq!(lease.take(now), ask(0), "one refill at a time");
-        lease.granted(grant(1, 99), 0, true, now);
-        let decision = lease.granted(grant(2, 97), 1, true, now);
+        lease.granted(grant(2, 98), 1, true, now);
+        let decision = lease.granted(grant(1, 97), 0, true, now);
         assert_eq!(decision.remaining, 98, "Redis's 97 and the one held here");
 
-        assert_eq!(spend(&mut lease, now), (97, Some(3)), "all spent: refill");
+        assert_eq!(spend(&mut lease, now), (97, Some(2)), "all spent: refill");
         assert_eq!(lease.take(now), ask(0), "refill on its way");
 
-        lease.granted(grant(8, 80), 3, false, now);
+        lease.granted(grant(8, 80), 2, false, now);
         for left in [7, 6, 5] {
             assert_eq!(spend(&mut lease, now), (80 + left, None));
         }
         let (remaining, refill) = spend(&mut lease, now);
         assert_eq!(
             (remaining, refill),
-            (84, Some(8)),
+            (84, Some(7)),
             "half spent: a window's calls"
         );
     }
@@ -306,8 +347,9 @@ mod tests {
         let mut lease = two_calls(now);
         lease.granted(grant(4, 10), 1, true, now);
         let later = now + LEASE_TTL;
-        assert_eq!(lease.take(later), Take::Ask { want: 0, back: 3 });
+        assert_eq!(lease.take(later), Take::Ask { want: 1, back: 3 });
         assert_eq!(lease.lapse(later), 0, "given back once");
+        lease.granted(grant(1, 10), 1, true, later);
         assert!(lease.idle(later + WINDOW * 3));
     }
 
@@ -321,7 +363,7 @@ mod tests {
             ..grant(4, 10)
         };
         lease.granted(charged, 1, true, now);
-        assert_eq!(lease.take(now + LEASE_TTL), Take::Ask { want: 0, back: 0 });
+        assert_eq!(lease.take(now + LEASE_TTL), Take::Ask { want: 1, back: 0 });
     }
 
     #[test]
@@ -384,7 +426,7 @@ mod tests {
             reset_after: Duration::from_secs(60),
             retry_after: Duration::from_millis(10),
         };
-        let decision = lease.granted(refused, 0, true, now);
+        let decision = lease.granted(refused, 1, true, now);
         assert!(!decision.allowed);
         assert_eq!(decision.retry_after, Duration::from_millis(10));
         assert_eq!(lease.take(now), Take::Ask { want: 1, back: 0 });

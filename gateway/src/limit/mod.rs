@@ -1,6 +1,6 @@
 //! Rate limiting (GCRA) per principal — or client IP for anonymous callers — and rate
-//! class. Counted globally in Redis when configured (one script, one round trip; a busy
-//! principal's calls from tokens leased in advance) and in process otherwise; when Redis
+//! class. Counted globally in Redis when configured (one script, one round trip; most
+//! calls from tokens leased in advance, `lease.rs`) and in process otherwise; when Redis
 //! fails, the in-process limiter takes over, so a call is never unlimited.
 
 mod lease;

@@ -5,7 +5,8 @@
 //! script call counts a whole batch, key by key, in arrival order. An idle gateway sends
 //! batches of one (no added wait); a busy one pays one round trip per batch instead of
 //! per call. A principal calling many times a second is admitted from tokens leased in
-//! advance (`lease.rs`), so most of its calls make no round trip at all.
+//! advance (`lease.rs`), and one calling now and then from the token held for its next
+//! call, so most calls make no round trip at all.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
