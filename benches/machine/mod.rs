@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::median;
 
-/// A core's L2 on the machines seen here (AMD EPYC: 512 KiB); half of it, so the walk fits
+/// Half a core's L2 on the machines seen here (AMD EPYC, Zen 3: 512 KiB), so the walk fits
 /// with room for the rest of the process.
 const WALK_BYTES: usize = 256 * 1024;
 const LINE: usize = 64;

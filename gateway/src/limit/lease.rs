@@ -5,23 +5,26 @@
 //! Redis charges a lease when it grants it, so all replicas together never admit more than
 //! the shared budget at the time of the grant. A lease is only ever a fraction of what is
 //! left (the script grants at most an eighth), so near the limit every call is counted in
-//! Redis one by one and a principal still gets exactly its burst. A token is spent at most
-//! [`LEASE_TTL`] after its grant, soonest to lapse first: the only slack against counting
-//! each call when it runs is the refill of that time (about one call at 300 per minute).
-//! Unspent tokens then lapse; those whose charge still stands go back to Redis. Each grant
-//! lapses on its own, so a principal whose refills keep coming never finds its lease empty.
+//! Redis one by one and a principal gets its burst as Redis counts it. A grant of several
+//! tokens is spent at most [`LEASE_TTL`] after it, soonest to lapse first: its slack
+//! against counting each call when it runs is the refill of that time (about one call at
+//! 300 per minute). Unspent tokens then lapse; those whose charge still stands go back to
+//! Redis. Each grant lapses on its own, so a principal whose refills keep coming never
+//! finds its lease empty.
 //!
 //! Every call asks for at least one token beyond itself, so a principal that calls now and
 //! then (a member of staff every few seconds) finds one waiting and its call makes no round
-//! trip: the next token is asked for in the background. A grant of one token keeps for
-//! [`ONE_TOKEN_TTL`]; its slack is that one call, however long it waits.
+//! trip: the next token is asked for in the background. A grant of a single token keeps
+//! for [`ONE_TOKEN_TTL`]; its slack is that one call, however long it waits: after a pause
+//! long enough for Redis to forget its charge, a burst gets one call more from each
+//! gateway holding such a token.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::{Decision, Tier};
 
-/// How long leased tokens may be spent.
+/// How long a grant of several tokens may be spent.
 pub(super) const LEASE_TTL: Duration = Duration::from_millis(250);
 /// How long a grant of a single token may be spent: longer than a principal calling now
 /// and then waits between calls, as holding one token lets through at most one call more.
@@ -58,7 +61,7 @@ pub(super) enum Take {
 #[derive(Debug)]
 struct Batch {
     tokens: u32,
-    /// [`LEASE_TTL`] after the grant.
+    /// [`LEASE_TTL`] after the grant, or [`ONE_TOKEN_TTL`] for a single token.
     expires: Instant,
 }
 
@@ -110,9 +113,8 @@ impl Lease {
                 self.batches.pop_front();
             }
             self.tokens -= 1;
-            let refill = (self.tokens * 2 <= self.last_grant && !self.refilling)
-                .then(|| self.want())
-                .filter(|want| *want > 0);
+            let refill =
+                (self.tokens * 2 <= self.last_grant && !self.refilling).then(|| self.want());
             self.refilling |= refill.is_some();
             let decision = Decision {
                 allowed: true,
