@@ -15,9 +15,10 @@
 //!   are counted by a script call (the benchmark prints script calls per path).
 //!
 //! Each path gets (1) its saturation throughput, closed loop, median of rounds in which
-//! each gateway phase follows a direct phase of its own (the ratio is of that pair), and (2) its latency at a fixed open-loop rate — half of the gateway path's saturation,
-//! for (a) against that path — measured from each call's scheduled send time,
-//! so a slow answer cannot hold back the calls behind it (no coordinated omission).
+//! each gateway phase follows a direct phase of its own (the ratio is of that pair), and
+//! (2) its latency at a fixed open-loop rate — half of the gateway path's saturation, for
+//! (a) against that path — measured from each call's scheduled send time, so a slow answer
+//! cannot hold back the calls behind it (no coordinated omission).
 //!
 //! The server (`vibe::app::start`: both listeners, the gateway and the services) runs on a
 //! one-worker tokio runtime pinned to one core; the load generator, every client call and
@@ -560,12 +561,7 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
     );
     for path in timeline::paths(&Path::ALL) {
         tally
-            .around(
-                path,
-                Loop::Closed,
-                redis_port,
-                closed_loop(&clients[path.index()], path, WARMUP),
-            )
+            .closed(&clients[path.index()], path, redis_port, WARMUP)
             .await;
     }
     println!(
@@ -582,12 +578,7 @@ async fn measure(direct: SocketAddr, gateway: SocketAddr, redis_port: u16) {
             let mut pair = [0.0; 2];
             for (slot, path) in [Path::Direct, gateway_path].into_iter().enumerate() {
                 let phase = tally
-                    .around(
-                        path,
-                        Loop::Closed,
-                        redis_port,
-                        closed_loop(&clients[path.index()], path, PHASE),
-                    )
+                    .closed(&clients[path.index()], path, redis_port, PHASE)
                     .await;
                 println!(
                     "{round:<6} {:<52} {:>9.0} {:>9.2} {:>9.2}",
@@ -782,6 +773,23 @@ impl Tally {
             redis_script_calls(redis_port).await.0 - scripts;
         self.calls[kind as usize][path.index()] += GATEWAY_CALLS.load(Ordering::Relaxed) - calls;
         outcome
+    }
+
+    /// One closed-loop phase of `path`, counted.
+    async fn closed(
+        &mut self,
+        client: &Arc<Client>,
+        path: Path,
+        redis_port: u16,
+        duration: Duration,
+    ) -> Closed {
+        self.around(
+            path,
+            Loop::Closed,
+            redis_port,
+            closed_loop(client, path, duration),
+        )
+        .await
     }
 }
 

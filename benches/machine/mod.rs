@@ -1,10 +1,10 @@
 //! What an idle moment costs on the server's core, measured before each run: the same
-//! walk through a buffer of a core's L2 size, and the same chain of multiplications,
+//! walk through a buffer of half a core's L2, and the same chain of multiplications,
 //! timed once while the core stays busy and once right after it slept 1 ms. An idle core
-//! halts; on a shared host another tenant may use it meanwhile and leave its caches cold,
-//! and a call after a pause then costs more than one in a burst. How much differs between
-//! VMs, and it sets how busy "half the saturation rate" keeps the server, so each run
-//! prints it beside its numbers.
+//! halts and may wake with its caches cold (the host ran something else there, or its core
+//! slept deeply), and a call after a pause then costs more than one in a burst. How much
+//! differs between VMs, and it sets how busy "half the saturation rate" keeps the server,
+//! so each run prints it beside its numbers.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -148,6 +148,8 @@ impl Lease {
                 LEASE_TTL
             };
             let expires = now + ttl;
+            // Grants arrive in expiry order today (one refill at a time; a single token's
+            // refill waits until it is spent); sorting keeps `lapse` right if that changes.
             let at = self
                 .batches
                 .partition_point(|batch| batch.expires <= expires);
